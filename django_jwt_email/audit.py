@@ -1,0 +1,69 @@
+"""The audit log: ``record()`` writes one event row, one log line and its signal.
+
+Every flow reports through this one function, so the database, the
+``django_jwt_email`` logger and the signals always tell the same story. Callers
+pass a ``jti``, never a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import signals
+from .models import TokenEvent
+
+logger = logging.getLogger("django_jwt_email")
+
+Event = TokenEvent.Event
+
+SIGNALS = {
+    Event.ISSUED: signals.token_issued,
+    Event.VERIFIED: signals.token_verified,
+    Event.REJECTED: signals.token_rejected,
+    Event.CODE_ATTEMPTS_EXCEEDED: signals.token_rejected,
+    Event.REFRESHED: signals.token_refreshed,
+    Event.REVOKED: signals.token_revoked,
+    Event.REFRESH_REUSE: signals.refresh_reuse_detected,
+}
+
+LEVELS = {
+    Event.REJECTED: logging.WARNING,
+    Event.EMAIL_FAILED: logging.ERROR,
+    Event.REFRESH_REUSE: logging.WARNING,
+    Event.RATE_LIMITED: logging.WARNING,
+    Event.CODE_ATTEMPTS_EXCEEDED: logging.WARNING,
+}
+
+
+def record(
+    event: str,
+    *,
+    reason: str = "",
+    jti: str = "",
+    user: Any = None,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> TokenEvent:
+    """Record ``event``: save a ``TokenEvent``, log one line, send its signal."""
+    row = TokenEvent.objects.create(
+        event=event,
+        reason=reason[:64],
+        jti=jti[:64],
+        user=user if getattr(user, "pk", None) is not None else None,
+        ip=ip or None,
+        user_agent=(user_agent or "")[:255],
+    )
+    logger.log(
+        LEVELS.get(Event(event), logging.INFO),
+        "%s reason=%s jti=%s user=%s ip=%s",
+        event,
+        reason or "-",
+        jti or "-",
+        getattr(user, "pk", None) or "-",
+        ip or "-",
+    )
+    signal = SIGNALS.get(Event(event))
+    if signal is not None:
+        signal.send(sender=TokenEvent, event=row, user=user, jti=jti, reason=reason, ip=ip)
+    return row

@@ -1,0 +1,81 @@
+"""DRF authentication by ``Authorization: Bearer <access token>``.
+
+No database query per request: the token's signature and claims are checked,
+then its session's revocation mark in the cache. Deactivating or deleting a
+user revokes their sessions (see ``receivers``), so the user row is loaded only
+if the view actually reads a field of ``request.user`` beyond its ``pk``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.functional import SimpleLazyObject
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from . import services
+from .clientinfo import client_of
+from .exceptions import TokenError
+
+ERROR_ATTRIBUTE = "_jwt_email_error"
+
+
+class LazyUser(SimpleLazyObject):
+    """The token's user, fetched on first use of any attribute but these."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, pk: Any) -> None:
+        self.__dict__["_jwt_email_pk"] = pk
+        super().__init__(lambda: _load_user(pk))
+
+    @property
+    def pk(self) -> Any:
+        return self.__dict__["_jwt_email_pk"]
+
+
+def _load_user(pk: Any) -> Any:
+    user_model = get_user_model()
+    user = user_model._default_manager.filter(pk=pk, is_active=True).first()
+    if user is None:  # deleted or deactivated without going through save()
+        raise exceptions.AuthenticationFailed(
+            {"detail": "The user of this token is gone.", "code": "invalid_token"}
+        )
+    return user
+
+
+class JWTEmailAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <access>``; ``request.auth`` is the token's claims."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, dict[str, Any]] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None  # not our scheme: let another class try
+        if len(parts) != 2:
+            self._fail(request, "Invalid Authorization header.", "invalid_token")
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeError:
+            self._fail(request, "Invalid Authorization header.", "invalid_token")
+        try:
+            claims = services.authenticate_access(token, client=client_of(request))
+        except TokenError as exc:
+            self._fail(request, exc.detail, exc.code)
+        user_model = get_user_model()
+        return LazyUser(user_model._meta.pk.to_python(claims["sub"])), claims
+
+    def _fail(self, request: Request, detail: str, code: str) -> None:
+        setattr(request, ERROR_ATTRIBUTE, code)
+        raise exceptions.AuthenticationFailed({"detail": detail, "code": code})
+
+    def authenticate_header(self, request: Request) -> str:
+        code = getattr(request, ERROR_ATTRIBUTE, None)
+        if code is None:  # no credentials at all (RFC 6750 §3.1: no error attribute)
+            return f'{self.keyword} realm="api"'
+        return f'{self.keyword} error="invalid_token", error_description="{code}"'

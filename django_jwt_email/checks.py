@@ -1,0 +1,251 @@
+"""System checks: every bad setting is named, with what is expected and a hint.
+
+Ids: ``django_jwt_email.E00x`` (errors: the app cannot work safely) and
+``W00x`` (warnings: it works, but not as it should in production). Each check is
+a small function, registered below and tested one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, PREFIX, app_settings
+from .exceptions import ConfigurationError
+from .keys import SYMMETRIC_MIN_BYTES, load_keyring
+
+MIDDLEWARE_PATH = "django_jwt_email.middleware.RateLimitMiddleware"
+LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+RATE = re.compile(r"^\d+/\d*[smhd]$")
+
+
+def _error(id_: int, msg: str, hint: str) -> Error:
+    return Error(msg, hint=hint, id=f"django_jwt_email.E{id_:03d}")
+
+
+def _warning(id_: int, msg: str, hint: str) -> Warning:
+    return Warning(msg, hint=hint, id=f"django_jwt_email.W{id_:03d}")
+
+
+# What each setting must be: (test, what is expected). Checked before anything else.
+def _positive(value: Any) -> bool:
+    return isinstance(value, timedelta) and value > timedelta(0)
+
+
+def _string_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(item, str) and item and " " not in item for item in value
+    )
+
+
+def _rates(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(key, str) and isinstance(rate, str) and RATE.match(rate)
+        for key, rate in value.items()
+    )
+
+
+def _cache_alias(value: Any) -> bool:
+    return isinstance(value, str) and value in getattr(settings, "CACHES", {"default": {}})
+
+
+def _importable(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and callable(import_string(value))
+    except ImportError:
+        return False
+
+
+def _alphabet(value: Any) -> bool:
+    return isinstance(value, str) and len(set(value)) == len(value) >= 16 and value.isalnum()
+
+
+EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "SIGNING_KEYS": (lambda v: isinstance(v, (list, tuple)), "a list of key dicts"),
+    "ALLOW_SYMMETRIC": (lambda v: isinstance(v, bool), "True or False"),
+    "ISSUER": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "AUDIENCE": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "LOGIN_TOKEN_TTL": (_positive, "a positive timedelta"),
+    "ACCESS_TOKEN_TTL": (_positive, "a positive timedelta"),
+    "REFRESH_TOKEN_TTL": (_positive, "a positive timedelta"),
+    "LEEWAY": (
+        lambda v: isinstance(v, timedelta) and timedelta(0) <= v <= timedelta(minutes=5),
+        "a timedelta from 0 to 5 minutes",
+    ),
+    "MAX_TOKEN_LENGTH": (
+        lambda v: type(v) is int and 512 <= v <= 65536,
+        "an integer from 512 to 65536 (bytes)",
+    ),
+    "LINK_BASE_URL": (
+        lambda v: isinstance(v, str) and bool(re.match(r"^https?://[^/?#\s]+/?$", v)),
+        "the scheme and host of your site, e.g. 'https://example.com'",
+    ),
+    "CREATE_USERS": (lambda v: isinstance(v, bool), "True or False"),
+    "EMAIL_SUBJECT_TEMPLATE": (lambda v: isinstance(v, str) and bool(v), "a template name"),
+    "EMAIL_TEXT_TEMPLATE": (lambda v: isinstance(v, str) and bool(v), "a template name"),
+    "EMAIL_HTML_TEMPLATE": (lambda v: v is None or isinstance(v, str), "a template name or None"),
+    "EMAIL_SENDER": (_importable, "the dotted path of a callable"),
+    "RATE_LIMITS": (_rates, "a dict of group name to django-ratelimit rate, e.g. '5/m'"),
+    "RATELIMIT_CACHE": (_cache_alias, "an alias in CACHES"),
+    "REVOCATION_CACHE": (_cache_alias, "an alias in CACHES"),
+    "AUDIT_RETENTION": (_positive, "a positive timedelta"),
+    "ACCESS_TOKEN_SCOPES": (_string_list, "a list of scope names without spaces"),
+    "CODE_LENGTH": (lambda v: type(v) is int and 6 <= v <= 16, "an integer from 6 to 16"),
+    "CODE_ALPHABET": (_alphabet, "a string of 16 or more distinct letters and digits"),
+    "CODE_MAX_ATTEMPTS": (lambda v: type(v) is int and 1 <= v <= 10, "an integer from 1 to 10"),
+    "BIND_TO_BROWSER": (lambda v: isinstance(v, bool), "True or False"),
+}
+assert set(EXPECTED) == set(DEFAULTS), "every setting has a validation rule"
+
+
+@register(Tags.security)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E002: a setting has a value of the wrong type or range."""
+    messages: list[CheckMessage] = []
+    for name, (valid, expected) in EXPECTED.items():
+        value = getattr(app_settings, name)
+        if not valid(value):
+            messages.append(
+                _error(
+                    2,
+                    f"{PREFIX}{name} is {value!r}; expected {expected}.",
+                    f"Fix {PREFIX}{name} in your settings, or remove it to use the default "
+                    f"({DEFAULTS[name]!r}).",
+                )
+            )
+    return messages
+
+
+@register(Tags.security)
+def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E001 no usable signing key; E004 weak RSA key; W001 symmetric algorithm."""
+    try:
+        ring = load_keyring(app_settings.SIGNING_KEYS, app_settings.ALLOW_SYMMETRIC)
+        ring.signing_key  # noqa: B018 - raises if the first key cannot sign
+    except ConfigurationError as exc:
+        if exc.reason == "weak_rsa":
+            return [_error(4, exc.detail, "Generate a key of 2048 bits or more, or use ES256.")]
+        return [
+            _error(
+                1,
+                f"{PREFIX}SIGNING_KEYS: {exc.detail}",
+                "Generate a key with `python manage.py jwt_email_keys generate "
+                "--algorithm ES256` and add the entry it prints.",
+            )
+        ]
+    symmetric = [key.kid for key in ring.keys if key.algorithm in SYMMETRIC_MIN_BYTES]
+    if symmetric:
+        return [
+            _warning(
+                1,
+                f"Keys {', '.join(symmetric)} use a shared secret (HS*): anyone who can "
+                "verify a token can also forge one.",
+                "Prefer ES256 or EdDSA, and publish the public key instead of sharing a secret.",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_link_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E003: links would travel over plain http outside DEBUG."""
+    base = app_settings.LINK_BASE_URL
+    if isinstance(base, str) and base.startswith("http://") and not settings.DEBUG:
+        return [
+            _error(
+                3,
+                f"{PREFIX}LINK_BASE_URL is {base!r}: sign-in links would travel over http.",
+                "Serve the site over https and set an https:// LINK_BASE_URL.",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_login_ttl(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W002: login links that live over an hour."""
+    ttl = app_settings.LOGIN_TOKEN_TTL
+    if isinstance(ttl, timedelta) and ttl > timedelta(hours=1):
+        return [
+            _warning(
+                2,
+                f"{PREFIX}LOGIN_TOKEN_TTL is {ttl}: a leaked link stays usable that long.",
+                "Keep login links short-lived: 10 minutes (OWASP ASVS 6.5.5), at most an hour.",
+            )
+        ]
+    return []
+
+
+def _local_cache(alias: object) -> bool:
+    caches_setting = getattr(settings, "CACHES", {})
+    if not isinstance(alias, str) or alias not in caches_setting:
+        return False
+    return caches_setting[alias].get("BACKEND") in LOCAL_CACHES
+
+
+@register(Tags.security, Tags.caches)
+def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W003 rate-limit counters / W004 revocation marks in a cache not shared
+    between processes, outside DEBUG."""
+    if settings.DEBUG:
+        return []
+    messages: list[CheckMessage] = []
+    if _local_cache(app_settings.RATELIMIT_CACHE):
+        messages.append(
+            _warning(
+                3,
+                f"{PREFIX}RATELIMIT_CACHE {app_settings.RATELIMIT_CACHE!r} is local to each "
+                "process: every worker counts on its own, so limits are multiplied.",
+                "Use a shared cache (Redis or memcached) for the rate-limit counters.",
+            )
+        )
+    if _local_cache(app_settings.REVOCATION_CACHE):
+        messages.append(
+            _warning(
+                4,
+                f"{PREFIX}REVOCATION_CACHE {app_settings.REVOCATION_CACHE!r} is local to each "
+                "process: a logout reaches other workers only when their access tokens expire.",
+                "Use a shared cache (Redis) for the revocation marks.",
+            )
+        )
+    return messages
+
+
+@register(Tags.security)
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W005: the rate-limit middleware is not installed."""
+    if MIDDLEWARE_PATH not in getattr(settings, "MIDDLEWARE", []):
+        return [
+            _warning(
+                5,
+                f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: sign-in endpoints are not "
+                "rate limited (email bombing, code guessing).",
+                f"Add '{MIDDLEWARE_PATH}' to MIDDLEWARE.",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_inline_sender(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W006: inline delivery outside DEBUG: response time tells whether an account exists."""
+    if not settings.DEBUG and app_settings.EMAIL_SENDER == DEFAULTS["EMAIL_SENDER"]:
+        return [
+            _warning(
+                6,
+                "Sign-in emails are sent inline, in the request: a request for a known "
+                "address takes longer than one for an unknown address.",
+                f"Set {PREFIX}EMAIL_SENDER = 'django_jwt_email.tasks.deliver_later' and run a "
+                "Celery worker.",
+            )
+        ]
+    return []

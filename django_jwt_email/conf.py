@@ -1,0 +1,87 @@
+"""Settings: every ``JWT_EMAIL_*`` default in one place, read live on each access.
+
+This is the only module that reads ``django.conf.settings`` for the app's own
+settings. Nothing is captured at import time, so ``override_settings`` and
+pytest-django's ``settings`` fixture just work; derived values (the loaded keys)
+are cached elsewhere and dropped on Django's ``setting_changed`` signal.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+PREFIX = "JWT_EMAIL_"
+
+DEFAULTS: dict[str, Any] = {
+    # Signing keys, newest first: the first signs, all verify (key rotation).
+    # Each entry: {"kid": str, "algorithm": "ES256", "private_key": PEM | "file:PATH"
+    # | "env:VAR"} or, for a verify-only key, "public_key" instead of "private_key".
+    "SIGNING_KEYS": [],
+    # HS256/384/512 shared secrets are refused unless this is True (and a check warns).
+    "ALLOW_SYMMETRIC": False,
+    # The "iss" claim of every token, and the base of each kind's "aud" claim.
+    "ISSUER": "django-jwt-email",
+    "AUDIENCE": "django-jwt-email",
+    # Lifetimes. Login links are short-lived (OWASP ASVS 5.0, 6.5.5).
+    "LOGIN_TOKEN_TTL": timedelta(minutes=10),
+    "ACCESS_TOKEN_TTL": timedelta(minutes=5),
+    # The absolute lifetime of a sign-in session: rotation never extends it.
+    "REFRESH_TOKEN_TTL": timedelta(days=14),
+    # Clock skew tolerated on exp/nbf/iat.
+    "LEEWAY": timedelta(seconds=30),
+    # Tokens longer than this (bytes) are refused before any parsing.
+    "MAX_TOKEN_LENGTH": 4096,
+    # Scheme and host of the links in emails, e.g. "https://example.com". Never
+    # taken from the request's Host header. Must be https unless DEBUG.
+    "LINK_BASE_URL": "",
+    # Create an account when an unknown address redeems its link.
+    "CREATE_USERS": False,
+    # Templates of the sign-in email (overridable by the site's templates too).
+    "EMAIL_SUBJECT_TEMPLATE": "django_jwt_email/email_subject.txt",
+    "EMAIL_TEXT_TEMPLATE": "django_jwt_email/email.txt",
+    "EMAIL_HTML_TEMPLATE": "django_jwt_email/email.html",
+    # Dotted path of the callable that runs the delivery unit (user lookup,
+    # minting, sending): inline, or "django_jwt_email.tasks.deliver_later" (Celery).
+    "EMAIL_SENDER": "django_jwt_email.services.deliver_now",
+    # django-ratelimit rates per endpoint group; a site's dict is merged over these.
+    "RATE_LIMITS": {
+        "request_ip": "20/h",
+        "request_email": "5/h",
+        "verify_ip": "60/m",
+        "token_ip": "60/m",
+        "refresh_ip": "120/m",
+        "failed_ip": "20/h",
+    },
+    # Cache alias holding the rate-limit counters (must be shared across processes).
+    "RATELIMIT_CACHE": "default",
+    # Cache alias holding the access-token revocation marks (shared, non-evicting).
+    "REVOCATION_CACHE": "default",
+    # How long audit events are kept before jwt_email_cleanup deletes them.
+    "AUDIT_RETENTION": timedelta(days=90),
+    # The "scope" claim of every access token (space-separated in the token).
+    "ACCESS_TOKEN_SCOPES": ["api"],
+    # The short code sent beside the link, for another device.
+    "CODE_LENGTH": 8,
+    "CODE_ALPHABET": "23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
+    "CODE_MAX_ATTEMPTS": 3,
+    # Bind a link to the browser that asked for it (an HttpOnly cookie).
+    "BIND_TO_BROWSER": False,
+}
+
+
+class Settings:
+    """Attribute access to ``JWT_EMAIL_<NAME>``, falling back to ``DEFAULTS``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"No setting {PREFIX}{name}")
+        value = getattr(settings, PREFIX + name, DEFAULTS[name])
+        if name == "RATE_LIMITS" and isinstance(value, dict):
+            return {**DEFAULTS["RATE_LIMITS"], **value}
+        return value
+
+
+app_settings = Settings()

@@ -1,0 +1,80 @@
+"""The sign-in email: build the link, render the templates, hand the message to
+Django's email backend. No database and no token logic here.
+
+The link's scheme and host come from LINK_BASE_URL only, never from the
+request's Host header, so a forged Host cannot point a real link elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from .conf import PREFIX, app_settings
+from .exceptions import ConfigurationError
+
+
+def link_base_url() -> str:
+    base: str = (app_settings.LINK_BASE_URL or "").rstrip("/")
+    scheme = urlsplit(base).scheme
+    if not base or scheme not in ("http", "https") or not urlsplit(base).netloc:
+        raise ConfigurationError(
+            "link_base_url", f"{PREFIX}LINK_BASE_URL must be set, e.g. 'https://example.com'."
+        )
+    if scheme != "https" and not settings.DEBUG:
+        raise ConfigurationError("link_base_url", f"{PREFIX}LINK_BASE_URL must be https.")
+    return base
+
+
+def build_link(token: str) -> str:
+    """The verify page's URL carrying ``token``."""
+    path = reverse("django_jwt_email:verify")
+    return f"{link_base_url()}{path}?{urlencode({'token': token})}"
+
+
+@dataclass(frozen=True)
+class LoginEmail:
+    to: str
+    link: str
+    code: str
+    expires_at: datetime
+    expires_minutes: int
+    requested_at: datetime | None
+    ip: str | None
+    user_agent: str
+    signup: bool
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "link": self.link,
+            "code": self.code,
+            "expires_at": self.expires_at,
+            "expires_minutes": self.expires_minutes,
+            "site_name": urlsplit(link_base_url()).hostname,
+            "requested_at": self.requested_at,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "signup": self.signup,
+            "email": self.to,
+        }
+
+
+def send_login_email(message: LoginEmail) -> None:
+    """Render and send; exceptions of the email backend propagate to the caller."""
+    context = message.context()
+    subject = render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context)
+    # A subject is one line: a template must not be able to inject headers.
+    subject = " ".join(subject.split())
+    text = render_to_string(app_settings.EMAIL_TEXT_TEMPLATE, context)
+    email = EmailMultiAlternatives(subject, text, to=[message.to])
+    html_template = app_settings.EMAIL_HTML_TEMPLATE
+    if html_template:
+        email.attach_alternative(render_to_string(html_template, context), "text/html")
+    email.send(fail_silently=False)

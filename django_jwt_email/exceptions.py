@@ -1,0 +1,76 @@
+"""Domain errors, one class per failure a caller can meet; no HTTP here.
+
+Each error has a stable ``code`` (the ``code`` of the JSON error body) and a
+``reason`` (finer, for the audit log only: it is never shown to the caller, so
+an attacker learns "invalid_token", not which check caught the forgery).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JWTEmailError(Exception):
+    code = "error"
+    default_detail = "The request could not be completed."
+    # Context for the audit record, attached by the layer that knows it.
+    jti: str = ""
+    user: Any = None
+
+    def __init__(self, reason: str | None = None, detail: str | None = None) -> None:
+        self.reason = reason or self.code
+        self.detail = detail or self.default_detail
+        super().__init__(self.reason)
+
+
+class ConfigurationError(JWTEmailError):
+    """A setting or key is unusable; raised at load time, reported by the checks."""
+
+    code = "improperly_configured"
+
+
+class TokenError(JWTEmailError):
+    code = "invalid_token"
+    default_detail = "The token is invalid."
+
+
+class TokenInvalid(TokenError):
+    """Malformed, forged, wrong kind, wrong audience: anything but the cases below."""
+
+
+class TokenExpired(TokenError):
+    code = "token_expired"
+    default_detail = "The token has expired."
+
+
+class TokenUsed(TokenError):
+    code = "token_used"
+    default_detail = "The token has already been used."
+
+
+class TokenRevoked(TokenError):
+    code = "token_revoked"
+    default_detail = "The token has been revoked."
+
+
+class BrowserMismatch(TokenError):
+    """A browser-bound link was opened in another browser: show its code instead."""
+
+    code = "other_browser"
+    default_detail = "This link was requested in another browser. Enter the code there."
+
+    def __init__(self, sign_in_code: str) -> None:
+        super().__init__("other_browser")
+        self.sign_in_code = sign_in_code
+
+
+class CodeInvalid(JWTEmailError):
+    """Wrong, unknown or locked sign-in code: one answer for all three."""
+
+    code = "invalid_code"
+    default_detail = "The code is invalid or has expired. Ask for a new sign-in email."
+
+
+class InvalidEmail(JWTEmailError):
+    code = "invalid_email"
+    default_detail = "Enter a valid email address."

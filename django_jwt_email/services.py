@@ -1,0 +1,587 @@
+"""The flows: request → issue → send → verify → sign in / pair → refresh → revoke.
+
+This is the only module where tokens, models, the audit log and email meet.
+Views, admin actions, commands and tasks call these functions and nothing below
+them. Every refusal is recorded through ``audit.record`` before it is raised.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.module_loading import import_string
+
+from . import audit, codes, emails, revocation, tokens
+from .conf import app_settings
+from .exceptions import (
+    BrowserMismatch,
+    CodeInvalid,
+    TokenError,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+    TokenUsed,
+)
+from .models import IssuedToken, RevokedToken, TokenKind
+
+Event = audit.Event
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, for the audit log and the email."""
+
+    ip: str | None = None
+    user_agent: str = ""
+
+
+# --- request → issue → send ------------------------------------------------------
+
+
+def request_link(
+    email: str,
+    *,
+    next_url: str = "",
+    client: Client | None = None,
+    browser_hash: str = "",
+    staff_only: bool = False,
+) -> None:
+    """Hand one sign-in request to the configured EMAIL_SENDER.
+
+    Whether the account exists is decided inside the delivery unit, not here,
+    so that with a queued sender the caller's response is the same in content
+    and in time for every address.
+    """
+    client = client or Client()
+    payload = {
+        "email": email,
+        "next_url": next_url,
+        "ip": client.ip,
+        "user_agent": client.user_agent[:255],
+        "browser_hash": browser_hash,
+        "staff_only": staff_only,
+        "requested_at": timezone.now().isoformat(),
+    }
+    sender = import_string(app_settings.EMAIL_SENDER)
+    sender(payload)
+
+
+def deliver_now(payload: dict[str, Any]) -> None:
+    """The default EMAIL_SENDER: run the delivery unit inline, in the request."""
+    deliver(**payload)
+
+
+def deliver(
+    email: str,
+    next_url: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    browser_hash: str = "",
+    staff_only: bool = False,
+    requested_at: str | None = None,
+) -> None:
+    """The delivery unit: find the account, mint and store a login token, send it."""
+    user = find_user(email)
+    if user is None and (staff_only or not app_settings.CREATE_USERS):
+        return
+    if user is not None and (not user.is_active or (staff_only and not user.is_staff)):
+        return
+    # The message goes to the stored address, never the typed one (compare
+    # Django's CVE-2019-19844); a sign-up link goes to the address as given.
+    address = email_of(user) if user is not None else BaseUserManager.normalize_email(email)
+    token = tokens.mint(tokens.LOGIN, subject=str(user.pk) if user is not None else None)
+    code = codes.derive_code(token.jti)
+    client = Client(ip, user_agent)
+    IssuedToken.objects.create(
+        jti=token.jti,
+        kind=TokenKind.LOGIN,
+        user=user,
+        email_hash=codes.hash_email(address),
+        signup_email=address if user is None else "",
+        issued_at=token.issued_at,
+        expires_at=token.expires_at,
+        ip=ip,
+        user_agent=user_agent,
+        next_url=next_url,
+        code_hash=codes.hash_code(code),
+        browser_hash=browser_hash,
+    )
+    _record(Event.ISSUED, client, jti=token.jti, user=user)
+    message = emails.LoginEmail(
+        to=address,
+        link=emails.build_link(token.token),
+        code=codes.format_code(code),
+        expires_at=token.expires_at,
+        expires_minutes=max(1, round(tokens.ttl(tokens.LOGIN).total_seconds() / 60)),
+        requested_at=parse_datetime(requested_at) if requested_at else None,
+        ip=ip,
+        user_agent=user_agent,
+        signup=user is None,
+    )
+    try:
+        emails.send_login_email(message)
+    except Exception as exc:
+        _record(Event.EMAIL_FAILED, client, jti=token.jti, user=user, reason=type(exc).__name__)
+        return
+    _record(Event.EMAIL_SENT, client, jti=token.jti, user=user)
+
+
+def find_user(email: str) -> AbstractBaseUser | None:
+    """The one account whose email matches ``email`` case-insensitively, or None."""
+    user_model = get_user_model()
+    field = user_model.get_email_field_name()
+    candidates = [
+        user
+        for user in user_model._default_manager.filter(**{f"{field}__iexact": email})[:10]
+        # The database's case folding may differ from Unicode's (dotless i, ß):
+        # confirm with Python's, as Django's password reset does.
+        if _fold(email_of(user)) == _fold(email)
+    ]
+    if len(candidates) > 1:
+        exact = [user for user in candidates if email_of(user) == email]
+        candidates = exact
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _fold(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).casefold()
+
+
+def email_of(user: Any) -> str:
+    return getattr(user, user.get_email_field_name()) or ""
+
+
+# --- verify → sign in / pair -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: Any
+    next_url: str
+
+
+def check_login(token: str) -> IssuedToken:
+    """The issued row of a login token that could be redeemed now; consumes nothing.
+
+    For the GET of the verify page: mail scanners prefetch links, so looking
+    must never use a link up. Raises a TokenError; records nothing.
+    """
+    row = _login_row(token, browser_verifier=None, check_browser=False)
+    reason = _why_not_active(row, timezone.now())
+    if reason.reason != "not_consumed":
+        raise reason
+    return row
+
+
+def redeem_login(token: str, *, client: Client, browser_verifier: str | None = None) -> SignIn:
+    """Consume a login link's token for a browser sign-in.
+
+    Raises a TokenError (recorded as ``rejected``), BrowserMismatch among them.
+    """
+    with _audited(client):
+        row = _login_row(token, browser_verifier)
+        with transaction.atomic():
+            return SignIn(_sign_in(row, client), row.next_url)
+
+
+def sign_in_pair(token: str, *, client: Client, browser_verifier: str | None = None) -> Pair:
+    """Redeem a login link for an API client: one transaction, one new session."""
+    with _audited(client):
+        row = _login_row(token, browser_verifier)
+        with transaction.atomic():
+            return issue_pair(_sign_in(row, client), client=client)
+
+
+def redeem_code(email: str, code: str, *, client: Client) -> SignIn:
+    """Consume the login link whose short code was typed, for a browser sign-in.
+
+    An unknown address, a wrong code and a locked link all give CodeInvalid.
+    """
+    row = _code_row(email, code, client)
+    with _audited(client, as_code=True), transaction.atomic():
+        return SignIn(_sign_in(row, client), row.next_url)
+
+
+def code_pair(email: str, code: str, *, client: Client) -> Pair:
+    """Redeem a short code for an API client (same answer as ``sign_in_pair``)."""
+    row = _code_row(email, code, client)
+    with _audited(client, as_code=True), transaction.atomic():
+        return issue_pair(_sign_in(row, client), client=client)
+
+
+def _login_row(
+    token: str, browser_verifier: str | None, *, check_browser: bool = True
+) -> IssuedToken:
+    claims = tokens.decode(token, tokens.LOGIN)
+    row = IssuedToken.objects.select_related("user").filter(jti=claims["jti"]).first()
+    if row is None or row.kind != TokenKind.LOGIN:
+        raise _context(TokenInvalid("unknown_jti"), jti=claims["jti"])
+    if row.user_id is not None and claims.get("sub") != str(row.user_id):
+        raise _context(TokenInvalid("subject_mismatch"), row)
+    # A bound link opened in another browser signs nobody in there: it shows
+    # the code, to be typed in the browser that asked (no dead end).
+    if (
+        check_browser
+        and row.browser_hash
+        and not codes.matches(row.browser_hash, codes.hash_verifier(browser_verifier or ""))
+    ):
+        raise _context(BrowserMismatch(codes.format_code(codes.derive_code(row.jti))), row)
+    return row
+
+
+def _code_row(email: str, code: str, client: Client) -> IssuedToken:
+    typed = codes.hash_code(code)
+    candidates = list(
+        IssuedToken.objects.active()
+        .filter(kind=TokenKind.LOGIN, email_hash=codes.hash_email(email))
+        .select_related("user")[:5]
+    )
+    match = next((row for row in candidates if codes.matches(row.code_hash, typed)), None)
+    if match is None:
+        for row in candidates:
+            _count_wrong_code(row, client)
+        _record(Event.REJECTED, client, reason="wrong_code")
+        raise CodeInvalid("wrong_code")
+    return match
+
+
+def _count_wrong_code(row: IssuedToken, client: Client) -> None:
+    IssuedToken.objects.filter(pk=row.pk).update(code_attempts=F("code_attempts") + 1)
+    if row.code_attempts + 1 >= app_settings.CODE_MAX_ATTEMPTS:
+        revoked = IssuedToken.objects.filter(pk=row.pk, revoked_at=None).update(
+            revoked_at=timezone.now(), revoke_reason="code_attempts_exceeded"
+        )
+        if revoked:
+            _record(Event.CODE_ATTEMPTS_EXCEEDED, client, jti=row.jti, user=row.user)
+
+
+def _sign_in(row: IssuedToken, client: Client) -> Any:
+    """Inside the caller's transaction: consume ``row``, check its user, record it."""
+    _consume(row)
+    user = row.user if row.user_id is not None else _create_user(row.signup_email)
+    if not user.is_active:
+        raise _context(TokenInvalid("inactive_user"), row, user=user)
+    # A link must not outlive an address change: it was mailed to the old one.
+    if codes.hash_email(email_of(user)) != row.email_hash:
+        raise _context(TokenInvalid("email_changed"), row, user=user)
+    _record(Event.VERIFIED, client, jti=row.jti, user=user)
+    return user
+
+
+def _consume(row: IssuedToken) -> None:
+    """Mark ``row`` used with one conditional UPDATE whose row count decides:
+    of two concurrent redemptions, exactly one sees 1."""
+    now = timezone.now()
+    consumed = IssuedToken.objects.filter(
+        pk=row.pk, used_at=None, revoked_at=None, expires_at__gt=now
+    ).update(used_at=now)
+    if consumed != 1:
+        row.refresh_from_db(fields=["used_at", "revoked_at", "expires_at"])
+        raise _context(_why_not_active(row, now), row)
+
+
+def _why_not_active(row: IssuedToken, now: datetime) -> TokenError:
+    if row.revoked_at is not None:
+        return TokenRevoked("revoked")
+    if row.used_at is not None:
+        return TokenUsed("used")
+    if row.expires_at <= now:
+        return TokenExpired("expired")
+    return TokenInvalid("not_consumed")
+
+
+def _create_user(address: str) -> Any:
+    """The account of a redeemed sign-up link (created only now, never on request)."""
+    existing = find_user(address)
+    if existing is not None:
+        return existing
+    user_model = get_user_model()
+    fields = {user_model.get_email_field_name(): address}
+    if user_model.USERNAME_FIELD != user_model.get_email_field_name():
+        fields[user_model.USERNAME_FIELD] = address
+    try:
+        with transaction.atomic():
+            return user_model._default_manager.create_user(**fields)  # type: ignore[attr-defined]
+    except IntegrityError:  # created meanwhile by another link of the same address
+        return find_user(address)
+
+
+# --- pair ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    access: tokens.Token
+    refresh: tokens.Token
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "access": self.access.token,
+            "refresh": self.refresh.token,
+            "token_type": "Bearer",
+            "expires_in": tokens.expires_in(self.access.claims["exp"]),
+            "refresh_expires_in": tokens.expires_in(self.refresh.claims["exp"]),
+        }
+
+
+def issue_pair(
+    user: Any, *, client: Client, sid: str | None = None, expires_at: datetime | None = None
+) -> Pair:
+    """A new access/refresh pair for ``user``; a new sign-in session unless ``sid``."""
+    sid = sid or tokens.new_id()
+    subject = str(user.pk)
+    refresh = tokens.mint(tokens.REFRESH, subject=subject, sid=sid, expires_at=expires_at)
+    access = tokens.mint(
+        tokens.ACCESS,
+        subject=subject,
+        sid=sid,
+        scope=" ".join(app_settings.ACCESS_TOKEN_SCOPES),
+        now=refresh.issued_at,
+    )
+    IssuedToken.objects.create(
+        jti=refresh.jti,
+        kind=TokenKind.REFRESH,
+        user=user,
+        sid=sid,
+        issued_at=refresh.issued_at,
+        expires_at=refresh.expires_at,
+        ip=client.ip,
+        user_agent=client.user_agent[:255],
+    )
+    return Pair(access, refresh)
+
+
+# --- refresh -------------------------------------------------------------------
+
+
+def refresh(token: str, *, client: Client) -> Pair:
+    """Rotate a refresh token into a new pair of the same ``sid``.
+
+    A refresh token that was already used is a reuse: somebody holds a copy.
+    The whole ``sid`` family is revoked, since we cannot tell the thief from
+    the owner (OAuth 2.0 Security BCP, 4.14).
+    """
+    with _audited(client):
+        claims = tokens.decode(token, tokens.REFRESH)
+        now = timezone.now()
+        with transaction.atomic():
+            rotated = IssuedToken.objects.filter(
+                jti=claims["jti"],
+                kind=TokenKind.REFRESH,
+                used_at=None,
+                revoked_at=None,
+                expires_at__gt=now,
+            ).update(used_at=now)
+            user = _active_user(claims["sub"])
+            if rotated == 1 and user is not None:
+                # Same expiry as the token it replaces: rotation never extends a
+                # family's absolute lifetime (ASVS 10.4.8).
+                expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
+                pair = issue_pair(user, client=client, sid=claims["sid"], expires_at=expires_at)
+                _record(Event.REFRESHED, client, jti=claims["jti"], user=user)
+                return pair
+            # Nothing to keep from this transaction; the refusal is decided below.
+            transaction.set_rollback(True)
+        raise _refresh_refused(claims, user, client, now)
+
+
+def _active_user(pk: str) -> Any:
+    return get_user_model()._default_manager.filter(pk=pk, is_active=True).first()
+
+
+def _refresh_refused(
+    claims: dict[str, Any], user: Any, client: Client, now: datetime
+) -> TokenError:
+    row = IssuedToken.objects.select_related("user").filter(jti=claims["jti"]).first()
+    if row is None or row.kind != TokenKind.REFRESH:
+        return _context(TokenInvalid("unknown_jti"), jti=claims["jti"])
+    if user is None:
+        revoke_session(row.sid, user=row.user, reason="user_inactive", client=client)
+        return _context(TokenRevoked("inactive_user"), row)
+    if row.used_at is not None and row.revoked_at is None:
+        _record(Event.REFRESH_REUSE, client, jti=row.jti, user=row.user, reason="reuse")
+        revoke_session(row.sid, user=row.user, reason="refresh_reuse", client=client)
+        return _context(TokenUsed("reuse"), row)
+    return _context(_why_not_active(row, now), row)
+
+
+# --- access --------------------------------------------------------------------
+
+
+def authenticate_access(token: str, *, client: Client | None = None) -> dict[str, Any]:
+    """The claims of a valid, unrevoked access token. No database query unless the
+    revocation cache has lost its marks."""
+    with _audited(client or Client()):
+        claims = tokens.decode(token, tokens.ACCESS)
+        if revocation.is_session_revoked(claims["sid"]):
+            raise _context(TokenRevoked("session_revoked"), jti=claims["jti"])
+        return claims
+
+
+# --- revoke --------------------------------------------------------------------
+
+
+def revoke_session(
+    sid: str, *, user: Any, reason: str, client: Client | None = None, revoked_by: Any = None
+) -> None:
+    """Revoke a whole sign-in session: its refresh tokens and its access tokens."""
+    revoke_sessions([sid], user=user, reason=reason, client=client, revoked_by=revoked_by)
+
+
+def revoke_sessions(
+    sids: Iterable[str],
+    *,
+    user: Any,
+    reason: str,
+    client: Client | None = None,
+    revoked_by: Any = None,
+) -> None:
+    sids = sorted({sid for sid in sids if sid})
+    if not sids:
+        return
+    now = timezone.now()
+    # Marks are needed only as long as an access token of the session can live.
+    marks_expire = now + app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY
+    with transaction.atomic():
+        IssuedToken.objects.filter(sid__in=sids, revoked_at=None).update(
+            revoked_at=now, revoke_reason=reason[:64]
+        )
+        RevokedToken.objects.bulk_create(
+            [
+                RevokedToken(
+                    jti=sid,
+                    kind=RevokedToken.Kind.SESSION,
+                    user=user,
+                    reason=reason[:64],
+                    revoked_by=revoked_by,
+                    revoked_at=now,
+                    expires_at=marks_expire,
+                )
+                for sid in sids
+            ],
+            ignore_conflicts=True,
+        )
+        for sid in sids:
+            _record(Event.REVOKED, client or Client(), jti=sid, user=user, reason=reason)
+    revocation.mark_sessions(sids, marks_expire)
+
+
+def revoke_issued(
+    rows: Iterable[IssuedToken],
+    *,
+    reason: str,
+    revoked_by: Any = None,
+    client: Client | None = None,
+) -> int:
+    """Revoke issued tokens (admin action, command): login links by ``jti``, refresh
+    tokens with their whole session. Returns how many were revoked."""
+    count = 0
+    for row in rows:
+        if row.kind == TokenKind.REFRESH:
+            revoke_session(
+                row.sid, user=row.user, reason=reason, client=client, revoked_by=revoked_by
+            )
+            count += 1
+            continue
+        now = timezone.now()
+        with transaction.atomic():
+            if not IssuedToken.objects.filter(pk=row.pk, revoked_at=None).update(
+                revoked_at=now, revoke_reason=reason[:64]
+            ):
+                continue
+            RevokedToken.objects.get_or_create(
+                jti=row.jti,
+                defaults={
+                    "kind": row.kind,
+                    "user": row.user,
+                    "reason": reason[:64],
+                    "revoked_by": revoked_by,
+                    "expires_at": row.expires_at,
+                },
+            )
+            _record(Event.REVOKED, client or Client(), jti=row.jti, user=row.user, reason=reason)
+        count += 1
+    return count
+
+
+def revoke_token(token: str, *, client: Client) -> None:
+    """RFC 7009: revoke whatever valid token this is; ignore anything else."""
+    for kind in (tokens.REFRESH, tokens.ACCESS, tokens.LOGIN):
+        try:
+            claims = tokens.decode(token, kind)
+        except TokenError:
+            continue
+        if kind == tokens.LOGIN:
+            revoke_issued(
+                IssuedToken.objects.filter(jti=claims["jti"]),
+                reason="client_revoked",
+                client=client,
+            )
+        else:
+            user = get_user_model()._default_manager.filter(pk=claims["sub"]).first()
+            revoke_session(claims["sid"], user=user, reason="client_revoked", client=client)
+        return
+
+
+def logout_all(
+    user: Any, *, reason: str = "logout_all", client: Client | None = None, revoked_by: Any = None
+) -> None:
+    """Revoke every token of ``user``: sign out everywhere."""
+    now = timezone.now()
+    live_since = now - app_settings.ACCESS_TOKEN_TTL - app_settings.LEEWAY
+    sids = IssuedToken.objects.filter(
+        user=user, kind=TokenKind.REFRESH, expires_at__gt=live_since
+    ).values_list("sid", flat=True)
+    revoke_sessions(set(sids), user=user, reason=reason, client=client, revoked_by=revoked_by)
+    links = IssuedToken.objects.filter(user=user, kind=TokenKind.LOGIN).active()
+    revoke_issued(links, reason=reason, client=client, revoked_by=revoked_by)
+
+
+# --- shared steps --------------------------------------------------------------
+
+
+@contextmanager
+def _audited(client: Client, *, as_code: bool = False) -> Iterator[None]:
+    """Record a refused token as ``rejected``, after any transaction is rolled back.
+
+    Use it outside ``transaction.atomic()``, so the audit row outlives the rollback.
+    With ``as_code``, a refusal becomes the one answer of the code endpoint.
+    """
+    try:
+        yield
+    except TokenError as exc:
+        _record(
+            Event.REJECTED,
+            client,
+            jti=exc.jti,
+            user=exc.user,
+            reason=exc.reason,
+        )
+        if as_code:
+            raise CodeInvalid(exc.reason) from None
+        raise
+
+
+def _context(
+    error: TokenError, row: IssuedToken | None = None, *, jti: str = "", user: Any = None
+) -> TokenError:
+    """Attach the token's ``jti`` and user to ``error`` for the audit record."""
+    error.jti = row.jti if row is not None else jti
+    error.user = user or (row.user if row is not None else None)
+    return error
+
+
+def _record(event: str, client: Client, **kwargs: Any) -> None:
+    audit.record(event, ip=client.ip, user_agent=client.user_agent, **kwargs)

@@ -1,0 +1,302 @@
+"""HTTP views: parse input, call ``services``, map domain errors to responses.
+
+No token or database logic of their own. Every response that carries or
+consumes a token is ``Cache-Control: no-store`` and ``Referrer-Policy:
+no-referrer``: a token must not linger in a cache or leak in a Referer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.csrf import csrf_protect
+from rest_framework import exceptions, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import codes, emails, serializers, services
+from .authentication import JWTEmailAuthentication
+from .clientinfo import client_of
+from .conf import app_settings
+from .exceptions import BrowserMismatch, CodeInvalid, ConfigurationError, TokenError
+from .keys import public_jwks
+
+BINDING_COOKIE = "jwt_email_binding"
+REQUEST_DETAIL = (
+    "If an account exists for this address, a sign-in link is on its way. Check your inbox."
+)
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    patch_cache_control(response, no_store=True)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def error(detail: str, code: str, status_code: int = 400) -> Response:
+    return Response({"detail": detail, "code": code}, status=status_code)
+
+
+def safe_next(request: HttpRequest, *candidates: str) -> str:
+    """The first candidate that stays on this site (no open redirect), else ''."""
+    allowed = {request.get_host()}
+    try:
+        base_host = emails.link_base_url().split("://", 1)[1]
+        allowed.add(base_host)
+    except ConfigurationError:
+        pass
+    for url in candidates:
+        url = (url or "").strip()
+        if url and url_has_allowed_host_and_scheme(
+            url, allowed_hosts=allowed, require_https=request.is_secure()
+        ):
+            return url
+    return ""
+
+
+class JSONView(APIView):
+    """Base of the JSON endpoints: JSON or form in, JSON out, ``{"detail", "code"}``
+    errors, no site-wide authentication or throttling (they need none)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+    parser_classes = [JSONParser, FormParser]
+    renderer_classes = [JSONRenderer]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, RequestDataTooBig):
+            return error("The request body is too large.", "request_too_large", 413)
+        response = super().handle_exception(exc)
+        if isinstance(exc, exceptions.APIException) and not (
+            isinstance(response.data, dict) and "code" in response.data
+        ):
+            codes_ = exc.get_codes()
+            code = codes_ if isinstance(codes_, str) else "invalid_request"
+            response.data = {"detail": _first_message(exc.detail), "code": code}
+        return response
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        no_store(response)
+        return response
+
+    def validated(self, serializer_class: type[Any], request: Request) -> dict[str, Any]:
+        if not isinstance(request.data, dict):
+            raise exceptions.ParseError("Send a JSON object or a form.")
+        serializer = serializer_class(data=request.data)
+        if not serializer.is_valid():
+            field, messages = next(iter(serializer.errors.items()))
+            code = "invalid_email" if field == "email" else "invalid_request"
+            detail = f"{field}: {_first_message(messages)}"
+            raise exceptions.ValidationError({"detail": detail, "code": code})
+        data: dict[str, Any] = serializer.validated_data
+        return data
+
+
+def _first_message(detail: Any) -> str:
+    while isinstance(detail, (list, dict)):
+        detail = next(iter(detail.values() if isinstance(detail, dict) else detail), "")
+    return str(detail)
+
+
+class RequestView(JSONView):
+    """POST auth/request/: email a sign-in link. The same 202 for every address.
+
+    JSON for API clients; a browser's form post (``Accept: text/html``, as from
+    the "ask for a new link" form of the verify page) gets a page instead.
+    """
+
+    renderer_classes = [JSONRenderer, TemplateHTMLRenderer]
+    template_name = "django_jwt_email/request_done.html"
+
+    def post(self, request: Request) -> Response:
+        try:
+            data = self.validated(serializers.RequestSerializer, request)
+        except exceptions.ValidationError as exc:
+            return Response(exc.detail, status=status.HTTP_400_BAD_REQUEST)
+        response = Response({"detail": REQUEST_DETAIL}, status=status.HTTP_202_ACCEPTED)
+        browser_hash = bind_browser(request, response) if app_settings.BIND_TO_BROWSER else ""
+        services.request_link(
+            data["email"],
+            next_url=safe_next(request, data["next"]),
+            client=client_of(request),
+            browser_hash=browser_hash,
+        )
+        return response
+
+
+def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
+    """Set (or keep) the HttpOnly cookie binding links to this browser; return its hash.
+
+    The cookie is set for every address alike, so it reveals nothing.
+    """
+    verifier = request.COOKIES.get(BINDING_COOKIE) or secrets.token_urlsafe(32)
+    response.set_cookie(
+        BINDING_COOKIE,
+        verifier,
+        max_age=int(app_settings.LOGIN_TOKEN_TTL.total_seconds()) + 60,
+        httponly=True,
+        secure=not settings.DEBUG,
+        samesite="Lax",
+    )
+    return codes.hash_verifier(verifier)
+
+
+class TokenView(JSONView):
+    """POST auth/token/: redeem a login link for an access/refresh pair."""
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(serializers.TokenSerializer, request)
+        try:
+            pair = services.sign_in_pair(
+                data["token"],
+                client=client_of(request),
+                browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+            )
+        except TokenError as exc:
+            return error(exc.detail, exc.code)
+        return Response(pair.as_dict())
+
+
+class CodeView(JSONView):
+    """POST auth/code/: redeem the short code of a sign-in email for a pair."""
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(serializers.CodeSerializer, request)
+        try:
+            pair = services.code_pair(data["email"], data["code"], client=client_of(request))
+        except CodeInvalid as exc:
+            return error(exc.detail, exc.code)
+        return Response(pair.as_dict())
+
+
+class RefreshView(JSONView):
+    """POST auth/token/refresh/: rotate a refresh token into a new pair."""
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(serializers.RefreshSerializer, request)
+        try:
+            pair = services.refresh(data["refresh"], client=client_of(request))
+        except TokenError as exc:
+            return error(exc.detail, exc.code)
+        return Response(pair.as_dict())
+
+
+class RevokeView(JSONView):
+    """POST auth/token/revoke/: RFC 7009, so 200 also for unknown or invalid tokens."""
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(serializers.TokenSerializer, request)
+        services.revoke_token(data["token"], client=client_of(request))
+        return Response({})
+
+
+class LogoutView(JSONView):
+    """POST auth/logout/: end the current session (the Bearer's ``sid``, or the
+    browser's Django session)."""
+
+    authentication_classes = [JWTEmailAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        if isinstance(request.auth, dict):
+            services.revoke_session(
+                request.auth["sid"],
+                user=request.user,
+                reason="logout",
+                client=client_of(request),
+            )
+        else:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(LogoutView):
+    """POST auth/logout/all/: revoke every token of the user (sign out everywhere)."""
+
+    def post(self, request: Request) -> Response:
+        services.logout_all(request.user, client=client_of(request))
+        if not isinstance(request.auth, dict):
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JWKSView(APIView):
+    """GET auth/.well-known/jwks.json: the public keys, for other services."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request: Request) -> Response:
+        response = Response(public_jwks())
+        patch_cache_control(response, public=True, max_age=300)
+        return response
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class VerifyView(View):
+    """GET auth/verify/?token=: a page with a Sign in button (consumes nothing,
+    since mail scanners prefetch links). POST: consume, sign in, redirect."""
+
+    template_name = "django_jwt_email/verify.html"
+    invalid_template_name = "django_jwt_email/verify_invalid.html"
+    other_browser_template_name = "django_jwt_email/verify_other_browser.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        token = request.GET.get("token", "")
+        try:
+            services.check_login(token)
+        except TokenError as exc:
+            return self.invalid(request, exc)
+        context = {"token": token, "next": request.GET.get("next", "")}
+        return no_store(render(request, self.template_name, context))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            signed_in = services.redeem_login(
+                request.POST.get("token", ""),
+                client=client_of(request),
+                browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+            )
+        except BrowserMismatch as exc:
+            context = {"code": exc.sign_in_code}
+            return no_store(render(request, self.other_browser_template_name, context))
+        except TokenError as exc:
+            return self.invalid(request, exc)
+        login(request, signed_in.user, backend=_backend())
+        target = safe_next(request, request.POST.get("next", ""), signed_in.next_url)
+        return no_store(HttpResponseRedirect(target or resolve_url(settings.LOGIN_REDIRECT_URL)))
+
+    def invalid(self, request: HttpRequest, exc: TokenError) -> HttpResponse:
+        context = {"detail": exc.detail, "code": exc.code}
+        return no_store(render(request, self.invalid_template_name, context, status=400))
+
+
+def _backend() -> str:
+    """The authentication backend to record in the session."""
+    return (
+        str(settings.AUTHENTICATION_BACKENDS[0])
+        if getattr(settings, "AUTHENTICATION_BACKENDS", None)
+        else "django.contrib.auth.backends.ModelBackend"
+    )

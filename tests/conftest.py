@@ -1,0 +1,92 @@
+"""Fixtures shared by every test module: users, clients, keys, and the sign-in email."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from rest_framework.test import APIClient
+
+from django_jwt_email import tokens
+
+KEY_DIR = Path(__file__).parent / "keys"
+
+
+@pytest.fixture(autouse=True)
+def _clean_caches():
+    """Each test starts with empty caches (rate-limit counters, revocation marks)."""
+    for cache in caches.all():
+        cache.clear()
+    tokens._verified.entries.clear()
+    yield
+
+
+@pytest.fixture
+def key_path():
+    """The path of a test key file by name: key_path("es256")."""
+    return lambda name: KEY_DIR / f"{name}.pem"
+
+
+@pytest.fixture
+def user_factory(db):
+    counter = iter(range(1, 10_000))
+
+    def make(email: str | None = None, **extra):
+        n = next(counter)
+        email = email or f"user{n}@example.com"
+        return get_user_model().objects.create_user(
+            username=extra.pop("username", f"user{n}"), email=email, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def user(user_factory):
+    return user_factory("alice@example.com")
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+LINK = re.compile(r"https?://\S+/auth/verify/\?token=[\w.\-%]+")
+CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
+
+
+def link_of(message) -> str:
+    return LINK.search(message.body).group(0)
+
+
+def token_of(message) -> str:
+    return parse_qs(urlsplit(link_of(message)).query)["token"][0]
+
+
+def code_of(message) -> str:
+    return CODE.search(message.body).group(1)
+
+
+@pytest.fixture
+def request_link(api_client, mailoutbox):
+    """Ask for a link for ``email`` through the API; return the login token mailed."""
+
+    def ask(email: str, **extra) -> str:
+        response = api_client.post("/auth/request/", {"email": email, **extra}, format="json")
+        assert response.status_code == 202, response.content
+        return token_of(mailoutbox[-1])
+
+    return ask
+
+
+@pytest.fixture
+def pair(user, request_link, api_client):
+    """An access/refresh pair for ``user``, through the real endpoints."""
+    token = request_link(user.email)
+    response = api_client.post("/auth/token/", {"token": token}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()

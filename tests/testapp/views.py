@@ -1,0 +1,33 @@
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django_jwt_email.authentication import JWTEmailAuthentication
+from django_jwt_email.permissions import HasScope
+
+
+class MeView(APIView):
+    authentication_classes = [JWTEmailAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"id": request.user.pk, "email": request.user.email})
+
+
+class PkOnlyView(APIView):
+    """Reads only request.user.pk: must not need the user row."""
+
+    authentication_classes = [JWTEmailAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"id": request.user.pk})
+
+
+class AdminScopeView(APIView):
+    authentication_classes = [JWTEmailAuthentication]
+    permission_classes = [HasScope]
+    required_scopes = ["admin"]
+
+    def get(self, request):
+        return Response({"ok": True})

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+
+from tests.testapp import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("auth/", include("django_jwt_email.urls")),
+    path("api/me/", views.MeView.as_view()),
+    path("api/pk/", views.PkOnlyView.as_view()),
+    path("api/admin-only/", views.AdminScopeView.as_view()),
+    path("home/", lambda request: HttpResponse(f"home {request.user}")),
+]

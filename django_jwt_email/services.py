@@ -549,6 +549,14 @@ def logout_all(
     revoke_issued(links, reason=reason, client=client, revoked_by=revoked_by)
 
 
+# --- limits --------------------------------------------------------------------
+
+
+def record_rate_limited(group: str, *, client: Client) -> None:
+    """Record that a request of endpoint group ``group`` was held back by a limit."""
+    _record(Event.RATE_LIMITED, client, reason=group)
+
+
 # --- shared steps --------------------------------------------------------------
 
 

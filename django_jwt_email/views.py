@@ -273,22 +273,30 @@ class VerifyView(View):
         return no_store(render(request, self.template_name, context))
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        """Sign in with the link's ``token``, or with ``email`` and ``code`` (the
+        short code of the same email, typed on another device)."""
+        client = client_of(request)
         try:
-            signed_in = services.redeem_login(
-                request.POST.get("token", ""),
-                client=client_of(request),
-                browser_verifier=request.COOKIES.get(BINDING_COOKIE),
-            )
+            if "code" in request.POST:
+                signed_in = services.redeem_code(
+                    request.POST.get("email", ""), request.POST["code"], client=client
+                )
+            else:
+                signed_in = services.redeem_login(
+                    request.POST.get("token", ""),
+                    client=client,
+                    browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+                )
         except BrowserMismatch as exc:
             context = {"code": exc.sign_in_code}
             return no_store(render(request, self.other_browser_template_name, context))
-        except TokenError as exc:
+        except (TokenError, CodeInvalid) as exc:
             return self.invalid(request, exc)
         login(request, signed_in.user, backend=_backend())
         target = safe_next(request, request.POST.get("next", ""), signed_in.next_url)
         return no_store(HttpResponseRedirect(target or resolve_url(settings.LOGIN_REDIRECT_URL)))
 
-    def invalid(self, request: HttpRequest, exc: TokenError) -> HttpResponse:
+    def invalid(self, request: HttpRequest, exc: TokenError | CodeInvalid) -> HttpResponse:
         context = {"detail": exc.detail, "code": exc.code}
         return no_store(render(request, self.invalid_template_name, context, status=400))
 

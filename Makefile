@@ -1,0 +1,51 @@
+# The two commands: `make demo` (the example site on http://127.0.0.1:8000)
+# and `make test` (the suite without external services). Both work on a fresh
+# clone: they create .venv with the default python3 and install the package
+# with its dev extra, again only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install: reinstall when pyproject.toml is newer.
+INSTALLED := $(VENV)/.installed-dev
+MANAGE := $(BIN)/python example_project/manage.py
+DEV_KEY := example_project/dev-signing-key.pem
+# Tests that need PostgreSQL, Redis, Celery or Chromium run in CI (.ci/run).
+NO_SERVICES := not postgres and not redis and not celery and not browser
+
+.PHONY: help install demo test lint
+
+help:
+	@echo "make demo   run the example site on http://127.0.0.1:8000 (sign in via /signin/, emails in /outbox/)"
+	@echo "make test   run the test suite without external services"
+	@echo "make lint   ruff, ruff format --check, mypy, makemigrations --check"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+install: $(INSTALLED)
+
+# A development signing key, made once and git-ignored; never used in production.
+$(DEV_KEY): | $(INSTALLED)
+	$(MANAGE) jwt_email_keys generate --algorithm ES256 --kid dev --output $@
+
+demo: $(INSTALLED) $(DEV_KEY)
+	$(MANAGE) migrate --noinput
+	@echo
+	@echo "  Open http://127.0.0.1:8000/signin/, ask for a link, and find it in http://127.0.0.1:8000/outbox/"
+	@echo
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest -m "$(NO_SERVICES)"
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy django_jwt_email
+	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings

@@ -1,0 +1,206 @@
+"""Settings of the example site, twelve-factor style: read from the environment,
+with defaults that make ``make demo`` work on a fresh clone (DEBUG on, SQLite,
+local-memory cache, emails written to ``example_project/outbox/``).
+
+Outside DEBUG nothing secret has a default: ``DJANGO_SECRET_KEY`` and
+``JWT_EMAIL_LINK_BASE_URL`` must be set, or the site refuses to start.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # example_project/
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}.")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name, "")
+    return [item.strip() for item in value.split(",") if item.strip()] or default
+
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """``postgres://user:pass@host:port/name`` or ``sqlite:///path`` to a DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme in ("postgres", "postgresql"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or ":memory:"}
+    raise ImproperlyConfigured(f"DATABASE_URL: unsupported scheme {parts.scheme!r}.")
+
+
+# --- core -------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (it has no default outside DEBUG).")
+    # DEBUG only: never deployed, since DEBUG off without DJANGO_SECRET_KEY stops above.
+    SECRET_KEY = "dev-only-insecure-" + "k" * 40
+
+# Empty in DEBUG means Django's own default: localhost, 127.0.0.1 and [::1].
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_jwt_email",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# The rate limits of the auth/ endpoints. Added only when the module exists, so
+# that the site runs on any checkout of the app while the middleware is built.
+if importlib.util.find_spec("django_jwt_email.middleware") is not None:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "django_jwt_email.middleware.RateLimitMiddleware",
+    )
+
+ROOT_URLCONF = "site_config.urls"
+WSGI_APPLICATION = "site_config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Before the apps' templates: the site restyles django_jwt_email's pages.
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "site_config.context_processors.site",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Rate-limit counters and revocation marks live in the default cache: Redis when
+# REDIS_URL is set (needed as soon as there is more than one process).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "/signin/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+
+# --- email ------------------------------------------------------------------------
+
+# In DEBUG the emails are files in example_project/outbox/, read by the /outbox/
+# page: the file backend works across processes, unlike the console backend.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "") or (
+    str(BASE_DIR / "outbox") if DEBUG else ""
+)
+if EMAIL_FILE_PATH:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sign-in@localhost")
+
+# --- django-jwt-email -------------------------------------------------------------
+
+JWT_EMAIL_LINK_BASE_URL = os.environ.get("JWT_EMAIL_LINK_BASE_URL", "") or (
+    "http://127.0.0.1:8000" if DEBUG else ""
+)
+if not JWT_EMAIL_LINK_BASE_URL:
+    raise ImproperlyConfigured("Set JWT_EMAIL_LINK_BASE_URL, e.g. https://example.com.")
+
+# `make demo` writes this key once (git-ignored); production points it elsewhere.
+JWT_EMAIL_KEY_FILE = os.environ.get("JWT_EMAIL_KEY_FILE", "") or str(
+    BASE_DIR / "dev-signing-key.pem"
+)
+JWT_EMAIL_SIGNING_KEYS = [
+    {
+        "kid": os.environ.get("JWT_EMAIL_KEY_ID", "dev"),
+        "algorithm": os.environ.get("JWT_EMAIL_KEY_ALGORITHM", "ES256"),
+        "private_key": f"file:{JWT_EMAIL_KEY_FILE}",
+    }
+]
+# The demo lets anyone sign up with an address: the account is created when its
+# first link is redeemed. A site with invited users only turns this off.
+JWT_EMAIL_CREATE_USERS = env_bool("JWT_EMAIL_CREATE_USERS", True)
+
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "django-jwt-email example site",
+    "DESCRIPTION": "Passwordless sign-in by emailed links carried by signed JWTs.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django_jwt_email": {"handlers": ["console"], "level": "INFO"},
+    },
+}

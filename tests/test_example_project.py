@@ -1,0 +1,262 @@
+"""The example site (``example_project/``): its pages, its outbox, its API, its settings.
+
+The suite runs on ``tests.settings``; the ``example_site`` fixture swaps in the
+example site's URLs, templates, apps and middleware, taken from its own
+settings module so that the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import code_of, link_of, token_of
+
+EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "example_project"
+if str(EXAMPLE_DIR) not in sys.path:
+    sys.path.insert(0, str(EXAMPLE_DIR))
+
+example = importlib.import_module("site_config.settings")
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def example_site(settings):
+    """The example site's URLs, pages and apps over the test settings, in DEBUG."""
+    settings.INSTALLED_APPS = [
+        *settings.INSTALLED_APPS,
+        *(app for app in example.INSTALLED_APPS if app not in settings.INSTALLED_APPS),
+    ]
+    for name in (
+        "ROOT_URLCONF",
+        "TEMPLATES",
+        "MIDDLEWARE",
+        "REST_FRAMEWORK",
+        "STATIC_URL",
+        "LOGIN_URL",
+        "LOGIN_REDIRECT_URL",
+        "LOGOUT_REDIRECT_URL",
+        "JWT_EMAIL_CREATE_USERS",
+    ):
+        setattr(settings, name, getattr(example, name))
+    settings.DEBUG = True
+    settings.JWT_EMAIL_LINK_BASE_URL = "http://testserver"
+    return settings
+
+
+@pytest.fixture
+def file_outbox(example_site, tmp_path):
+    """Emails written to files, as in ``make demo``; returns their directory."""
+    example_site.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    example_site.EMAIL_FILE_PATH = str(tmp_path / "outbox")
+    return tmp_path / "outbox"
+
+
+def csrf_of(client, url: str) -> str:
+    client.get(url)
+    return client.cookies["csrftoken"].value
+
+
+def test_home_anonymous_says_not_signed_in(example_site, client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"not signed in" in page.content
+    assert b'href="/signin/"' in page.content
+
+
+def test_home_signed_in_shows_the_user_and_signs_out(example_site, user, client):
+    client.force_login(user)
+    page = client.get("/")
+    assert b'id="user-email">alice@example.com<' in page.content
+    assert b'action="/signout/"' in page.content
+    response = client.post("/signout/")
+    assert response.status_code == 302
+    assert b"not signed in" in client.get("/").content
+
+
+def test_signin_page_has_the_link_form_and_the_code_form(example_site, client):
+    page = client.get("/signin/", {"next": "/admin/"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'action="/auth/request/"' in html
+    assert 'action="/auth/verify/"' in html
+    assert 'name="code"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'name="next" value="/admin/"' in html
+
+
+def test_signin_page_drops_an_offsite_next(example_site, client):
+    html = client.get("/signin/", {"next": "https://evil.example/"}).content.decode()
+    assert "evil.example" not in html
+
+
+def test_request_from_the_signin_form_says_check_your_inbox(
+    example_site, user, client, mailoutbox
+):
+    response = client.post(
+        "/auth/request/", {"email": user.email, "next": ""}, HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 202
+    html = response.content.decode()
+    assert "<h1>Check your inbox</h1>" in html
+    assert 'href="/signin/#code"' in html
+    assert 'href="/outbox/"' in html
+    assert len(mailoutbox) == 1
+
+
+def test_request_with_a_bad_address_shows_the_form_again(example_site, client, mailoutbox):
+    response = client.post("/auth/request/", {"email": "not-an-address"}, HTTP_ACCEPT="text/html")
+    assert response.status_code == 400
+    assert b'data-code="invalid_email"' in response.content
+    assert b'id="request-form"' in response.content
+    assert mailoutbox == []
+
+
+def test_outbox_lists_the_sent_email_and_its_link_signs_in(file_outbox, client):
+    client.post("/auth/request/", {"email": "new@example.com"}, HTTP_ACCEPT="text/html")
+    client.post("/auth/request/", {"email": "second@example.com"}, HTTP_ACCEPT="text/html")
+    page = client.get("/outbox/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    # Newest first.
+    assert html.index("second@example.com") < html.index("new@example.com")
+    assert "Create your account on testserver" in html
+
+    message = SimpleNamespace(body=html)
+    link = link_of(message)
+    assert f'<a href="{link}"' in html
+    verify = client.get(link)
+    assert verify.status_code == 200
+    response = client.post("/auth/verify/", {"token": token_of(message)})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert b'id="user-email">second@example.com<' in client.get("/").content
+
+
+def test_outbox_is_empty_before_any_email(file_outbox, client):
+    page = client.get("/outbox/")
+    assert page.status_code == 200
+    assert b"No email yet" in page.content
+
+
+def test_outbox_is_not_found_outside_debug(file_outbox, client, settings):
+    client.post("/auth/request/", {"email": "new@example.com"}, HTTP_ACCEPT="text/html")
+    assert any(file_outbox.iterdir())
+    settings.DEBUG = False
+    assert client.get("/outbox/").status_code == 404
+
+
+def test_code_form_signs_in(example_site, user, client, mailoutbox):
+    client.post("/auth/request/", {"email": user.email}, HTTP_ACCEPT="text/html")
+    client.handler.enforce_csrf_checks = True
+    token = csrf_of(client, "/signin/")
+    response = client.post(
+        "/auth/verify/",
+        {"email": user.email, "code": code_of(mailoutbox[-1]), "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+    assert b'id="user-email">alice@example.com<' in client.get("/").content
+
+
+def test_me_with_a_bearer_access_token(example_site, user, request_link, api_client):
+    token = request_link(user.email)
+    pair = api_client.post("/auth/token/", {"token": token}, format="json").json()
+    me = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    assert me.status_code == 200
+    assert me.json() == {"id": user.pk, "email": "alice@example.com"}
+
+
+def test_me_without_a_token_is_401(example_site, api_client):
+    assert api_client.get("/api/me/").status_code == 401
+
+
+def test_schema_lists_the_auth_endpoints(example_site, client):
+    response = client.get("/auth/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    paths = json.loads(response.content)["paths"]
+    assert {"/auth/request/", "/auth/token/", "/auth/token/refresh/", "/api/me/"} <= set(paths)
+
+
+def test_admin_login_page(example_site, client):
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 200
+    assert b'name="password"' in response.content
+
+
+# --- settings from the environment ----------------------------------------------------
+
+
+def settings_under(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Import the example settings in a fresh interpreter with ``env``; print a summary."""
+    script = (
+        "import json, site_config.settings as s; print(json.dumps({"
+        "'debug': s.DEBUG, 'db': s.DATABASES['default'], 'cache': s.CACHES['default'],"
+        "'email': s.EMAIL_BACKEND, 'link': s.JWT_EMAIL_LINK_BASE_URL}, default=str))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_EMAIL_"))}
+    clean.pop("DATABASE_URL", None)
+    clean.pop("REDIS_URL", None)
+    clean.pop("EMAIL_FILE_PATH", None)
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=EXAMPLE_DIR,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_settings_defaults_are_the_demo():
+    result = settings_under({})
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["debug"] is True
+    assert summary["db"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert summary["db"]["NAME"].endswith("example_project/db.sqlite3")
+    assert summary["cache"]["BACKEND"].endswith("LocMemCache")
+    assert summary["email"].endswith("filebased.EmailBackend")
+    assert summary["link"] == "http://127.0.0.1:8000"
+
+
+def test_settings_read_postgres_and_redis_urls():
+    result = settings_under(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "s" * 50,
+            "JWT_EMAIL_LINK_BASE_URL": "https://app.example.com",
+            "DATABASE_URL": "postgres://app:p%40ss@db.internal:6543/site",
+            "REDIS_URL": "redis://cache.internal:6379/2",
+        }
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["debug"] is False
+    db = summary["db"]
+    assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "django.db.backends.postgresql",
+        "site",
+        "app",
+        "p@ss",
+        "db.internal",
+        "6543",
+    )
+    assert summary["cache"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache.internal:6379/2",
+    }
+    assert summary["email"].endswith("smtp.EmailBackend")
+
+
+def test_settings_refuse_to_start_without_a_secret_key_outside_debug():
+    result = settings_under({"DJANGO_DEBUG": "false"})
+    assert result.returncode != 0
+    assert "Set DJANGO_SECRET_KEY" in result.stderr

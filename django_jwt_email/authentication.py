@@ -37,6 +37,11 @@ class LazyUser(SimpleLazyObject):
     def pk(self) -> Any:
         return self.__dict__["_jwt_email_pk"]
 
+    def __bool__(self) -> bool:
+        # DRF's IsAuthenticated tests ``request.user`` for truth first; loading
+        # the row to answer that would cost the query this class exists to save.
+        return True
+
 
 def _load_user(pk: Any) -> Any:
     user_model = get_user_model()

@@ -5,6 +5,8 @@ cache named by REVOCATION_CACHE, where authentication looks on every request
 without touching the database. The database (``RevokedToken``) stays the source
 of truth: when the cache has lost its marks (a flush, a restart, a new process),
 the missing "loaded" key says so and the live marks are reloaded in one query.
+That key also expires every ``RELOAD_EVERY`` seconds, which bounds how long a
+mark lost on its own (an evicting cache, a per-process cache) can go unnoticed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .models import RevokedToken
 
 KEY_PREFIX = "jwt_email:revoked:"
 LOADED_KEY = KEY_PREFIX + "loaded"
+# Seconds between reloads from the database: one query per interval per cache.
+RELOAD_EVERY = 60
 
 
 def _cache() -> BaseCache:
@@ -57,5 +61,5 @@ def reload_marks() -> int:
         mark_sessions([sid], expires_at)
         count += 1
     # Set last: until the marks are in, other callers keep reloading.
-    _cache().set(LOADED_KEY, 1, timeout=None)
+    _cache().set(LOADED_KEY, 1, timeout=RELOAD_EVERY)
     return count

@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
@@ -94,16 +94,38 @@ def deliver(
 ) -> None:
     """The delivery unit: find the account, mint and store a login token, send it."""
     user = find_user(email)
-    if user is None and (staff_only or not app_settings.CREATE_USERS):
-        return
-    if user is not None and (not user.is_active or (staff_only and not user.is_staff)):
+    if not _may_receive_link(user, email, staff_only=staff_only):
         return
     # The message goes to the stored address, never the typed one (compare
     # Django's CVE-2019-19844); a sign-up link goes to the address as given.
     address = email_of(user) if user is not None else BaseUserManager.normalize_email(email)
-    token = tokens.mint(tokens.LOGIN, subject=str(user.pk) if user is not None else None)
-    code = codes.derive_code(token.jti)
     client = Client(ip, user_agent)
+    token = issue_login(user, address, client, next_url=next_url, browser_hash=browser_hash)
+    send_login(
+        token,
+        to=address,
+        user=user,
+        client=client,
+        requested_at=parse_datetime(requested_at) if requested_at else None,
+    )
+
+
+def _may_receive_link(user: Any, email: str, *, staff_only: bool) -> bool:
+    if user is not None:
+        return bool(user.is_active) and (bool(getattr(user, "is_staff", False)) or not staff_only)
+    if staff_only or not app_settings.CREATE_USERS:
+        return False
+    # No sign-up for an address that only differs from an existing account's by
+    # case or a Unicode trick (dotless i for i): it would open a look-alike
+    # account, and the owner of "mike" never asked for it.
+    return not _lookalike_exists(email)
+
+
+def issue_login(
+    user: Any, address: str, client: Client, *, next_url: str = "", browser_hash: str = ""
+) -> tokens.Token:
+    """Mint a login token for ``user`` (None: a sign-up for ``address``) and store it."""
+    token = tokens.mint(tokens.LOGIN, subject=str(user.pk) if user is not None else None)
     IssuedToken.objects.create(
         jti=token.jti,
         kind=TokenKind.LOGIN,
@@ -112,30 +134,45 @@ def deliver(
         signup_email=address if user is None else "",
         issued_at=token.issued_at,
         expires_at=token.expires_at,
-        ip=ip,
-        user_agent=user_agent,
+        ip=client.ip,
+        user_agent=client.user_agent[:255],
         next_url=next_url,
-        code_hash=codes.hash_code(code),
+        code_hash=codes.hash_code(codes.derive_code(token.jti)),
         browser_hash=browser_hash,
     )
     _record(Event.ISSUED, client, jti=token.jti, user=user)
-    message = emails.LoginEmail(
-        to=address,
-        link=emails.build_link(token.token),
-        code=codes.format_code(code),
-        expires_at=token.expires_at,
-        expires_minutes=max(1, round(tokens.ttl(tokens.LOGIN).total_seconds() / 60)),
-        requested_at=parse_datetime(requested_at) if requested_at else None,
-        ip=ip,
-        user_agent=user_agent,
-        signup=user is None,
-    )
+    return token
+
+
+def send_login(
+    token: tokens.Token,
+    *,
+    to: str,
+    user: Any,
+    client: Client,
+    requested_at: datetime | None = None,
+) -> bool:
+    """Email the link and code of ``token`` to ``to``; record ``email_sent`` or
+    ``email_failed``. A failure is recorded, never raised: the caller's answer must
+    not depend on it (it would tell which addresses have an account)."""
     try:
+        message = emails.LoginEmail(
+            to=to,
+            link=emails.build_link(token.token),
+            code=codes.format_code(codes.derive_code(token.jti)),
+            expires_at=token.expires_at,
+            expires_minutes=max(1, round(tokens.ttl(tokens.LOGIN).total_seconds() / 60)),
+            requested_at=requested_at,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            signup=user is None,
+        )
         emails.send_login_email(message)
-    except Exception as exc:
+    except Exception as exc:  # SMTP errors, a bad LINK_BASE_URL, a broken template
         _record(Event.EMAIL_FAILED, client, jti=token.jti, user=user, reason=type(exc).__name__)
-        return
+        return False
     _record(Event.EMAIL_SENT, client, jti=token.jti, user=user)
+    return True
 
 
 def find_user(email: str) -> AbstractBaseUser | None:
@@ -157,6 +194,22 @@ def find_user(email: str) -> AbstractBaseUser | None:
 
 def _fold(value: str) -> str:
     return unicodedata.normalize("NFKC", value).casefold()
+
+
+# The dotted and dotless Turkish i: a database's UPPER/LOWER maps them onto ASCII
+# letters although casefold() keeps them apart (CVE-2019-19844).
+_LOOKALIKES = str.maketrans({"\u0131": "i", "\u0130": "I"})
+
+
+def _lookalike_exists(email: str) -> bool:
+    """Whether an account's address equals ``email`` up to case or a Unicode trick."""
+    user_model = get_user_model()
+    field = user_model.get_email_field_name()
+    skeleton = _fold(email.translate(_LOOKALIKES))
+    lookup = f"{field}__iexact"
+    return user_model._default_manager.filter(
+        Q(**{lookup: email}) | Q(**{lookup: skeleton})
+    ).exists()
 
 
 def email_of(user: Any) -> str:
@@ -541,8 +594,10 @@ def logout_all(
     """Revoke every token of ``user``: sign out everywhere."""
     now = timezone.now()
     live_since = now - app_settings.ACCESS_TOKEN_TTL - app_settings.LEEWAY
+    # Sessions already revoked keep their marks; saving an inactive user again
+    # (receivers) must not revoke and record them once more.
     sids = IssuedToken.objects.filter(
-        user=user, kind=TokenKind.REFRESH, expires_at__gt=live_since
+        user=user, kind=TokenKind.REFRESH, expires_at__gt=live_since, revoked_at=None
     ).values_list("sid", flat=True)
     revoke_sessions(set(sids), user=user, reason=reason, client=client, revoked_by=revoked_by)
     links = IssuedToken.objects.filter(user=user, kind=TokenKind.LOGIN).active()

@@ -14,8 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
 
 from tests.conftest import code_of, link_of, token_of
 
@@ -60,6 +62,23 @@ def file_outbox(example_site, tmp_path):
     return tmp_path / "outbox"
 
 
+@pytest.fixture
+def browser():
+    """A client that checks CSRF tokens, as a browser session would be."""
+    return Client(enforce_csrf_checks=True)
+
+
+def submit(client, url: str, data: dict[str, str], **extra):
+    """POST ``data`` as a browser submits a form: urlencoded, accepting HTML."""
+    return client.post(
+        url,
+        urlencode(data),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8",
+        **extra,
+    )
+
+
 def csrf_of(client, url: str) -> str:
     client.get(url)
     return client.cookies["csrftoken"].value
@@ -101,9 +120,7 @@ def test_signin_page_drops_an_offsite_next(example_site, client):
 def test_request_from_the_signin_form_says_check_your_inbox(
     example_site, user, client, mailoutbox
 ):
-    response = client.post(
-        "/auth/request/", {"email": user.email, "next": ""}, HTTP_ACCEPT="text/html"
-    )
+    response = submit(client, "/auth/request/", {"email": user.email, "next": ""})
     assert response.status_code == 202
     html = response.content.decode()
     assert "<h1>Check your inbox</h1>" in html
@@ -113,16 +130,17 @@ def test_request_from_the_signin_form_says_check_your_inbox(
 
 
 def test_request_with_a_bad_address_shows_the_form_again(example_site, client, mailoutbox):
-    response = client.post("/auth/request/", {"email": "not-an-address"}, HTTP_ACCEPT="text/html")
+    response = submit(client, "/auth/request/", {"email": "not-an-address"})
     assert response.status_code == 400
     assert b'data-code="invalid_email"' in response.content
     assert b'id="request-form"' in response.content
     assert mailoutbox == []
 
 
-def test_outbox_lists_the_sent_email_and_its_link_signs_in(file_outbox, client):
-    client.post("/auth/request/", {"email": "new@example.com"}, HTTP_ACCEPT="text/html")
-    client.post("/auth/request/", {"email": "second@example.com"}, HTTP_ACCEPT="text/html")
+def test_outbox_lists_the_sent_email_and_its_link_signs_in(file_outbox, browser):
+    client = browser
+    submit(client, "/auth/request/", {"email": "new@example.com"})
+    submit(client, "/auth/request/", {"email": "second@example.com"})
     page = client.get("/outbox/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -133,9 +151,12 @@ def test_outbox_lists_the_sent_email_and_its_link_signs_in(file_outbox, client):
     message = SimpleNamespace(body=html)
     link = link_of(message)
     assert f'<a href="{link}"' in html
-    verify = client.get(link)
-    assert verify.status_code == 200
-    response = client.post("/auth/verify/", {"token": token_of(message)})
+    assert client.get(link).status_code == 200
+    response = submit(
+        client,
+        "/auth/verify/",
+        {"token": token_of(message), "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
+    )
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert b'id="user-email">second@example.com<' in client.get("/").content
@@ -148,17 +169,18 @@ def test_outbox_is_empty_before_any_email(file_outbox, client):
 
 
 def test_outbox_is_not_found_outside_debug(file_outbox, client, settings):
-    client.post("/auth/request/", {"email": "new@example.com"}, HTTP_ACCEPT="text/html")
+    submit(client, "/auth/request/", {"email": "new@example.com"})
     assert any(file_outbox.iterdir())
     settings.DEBUG = False
     assert client.get("/outbox/").status_code == 404
 
 
-def test_code_form_signs_in(example_site, user, client, mailoutbox):
-    client.post("/auth/request/", {"email": user.email}, HTTP_ACCEPT="text/html")
-    client.handler.enforce_csrf_checks = True
+def test_code_form_signs_in(example_site, user, browser, mailoutbox):
+    client = browser
+    submit(client, "/auth/request/", {"email": user.email})
     token = csrf_of(client, "/signin/")
-    response = client.post(
+    response = submit(
+        client,
         "/auth/verify/",
         {"email": user.email, "code": code_of(mailoutbox[-1]), "csrfmiddlewaretoken": token},
     )

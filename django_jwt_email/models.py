@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -131,6 +132,26 @@ class RevokedToken(models.Model):
         return f"{self.get_kind_display()} {self.jti[:8]}…"
 
 
+class TokenEventQuerySet(models.QuerySet["TokenEvent"]):
+    """The admin's activity page: aggregates computed by the database, never in Python."""
+
+    def per_day(self, events: list[str]) -> models.QuerySet[TokenEvent, dict[str, object]]:
+        """``{"day", "event", "count"}`` for each local day and event: one grouped query."""
+        return (
+            self.filter(event__in=events)
+            .annotate(day=TruncDate("created_at"))
+            .values("day", "event")
+            .annotate(count=Count("id"))
+            .order_by("day", "event")
+        )
+
+    def top(self, field: str, limit: int = 10) -> models.QuerySet[TokenEvent, dict[str, object]]:
+        """The ``limit`` most frequent values of ``field``: ``{field, "count"}``, most first."""
+        return (
+            self.values(field).annotate(count=Count("id")).order_by("-count", field)[:limit]
+        )
+
+
 class TokenEvent(models.Model):
     """The audit log. Append-only; holds a ``jti``, never a token."""
 
@@ -159,6 +180,8 @@ class TokenEvent(models.Model):
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TokenEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("token event")

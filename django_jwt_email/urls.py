@@ -1,5 +1,11 @@
-"""URLs of the app; mount with ``path("auth/", include("django_jwt_email.urls"))``."""
+"""URLs of the app; mount with ``path("auth/", include("django_jwt_email.urls"))``.
 
+``admin/request/`` (name ``admin_request``) exists only with ``django.contrib.admin``
+installed: the admin login page's "Email me a sign-in link" form posts there. It
+is a link request like ``request`` and shares its rate limits.
+"""
+
+from django.apps import apps
 from django.urls import path
 
 from . import views
@@ -17,3 +23,9 @@ urlpatterns = [
     path("logout/all/", views.LogoutAllView.as_view(), name="logout_all"),
     path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
 ]
+
+if apps.is_installed("django.contrib.admin"):
+    # Imported only here: admin.py registers with the admin site, which needs the app.
+    from .admin import AdminRequestView
+
+    urlpatterns.append(path("admin/request/", AdminRequestView.as_view(), name="admin_request"))

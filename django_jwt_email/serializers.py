@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import unicodedata
+from typing import Any
+
 from rest_framework import serializers
+
+# Legal in a quoted local part ("a,b"@example.com) yet a list separator or a
+# quote in a header: refused, since no real sign-in address needs them.
+UNSAFE_IN_ADDRESS = frozenset('",;<>()[]\\')
+
+
+class AddressField(serializers.EmailField):
+    """An email address that is one plain mailbox: no quoting, no list, no control
+    or space character anywhere (header injection: "a@b.com\\r\\nBcc: ...")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value: str = super().to_internal_value(data)
+        if any(ch in UNSAFE_IN_ADDRESS or _is_control_or_space(ch) for ch in value):
+            self.fail("invalid")
+        return value
+
+
+def _is_control_or_space(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "CZ"
 
 
 class RequestSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = AddressField()
     next = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
@@ -19,7 +45,7 @@ class RefreshSerializer(serializers.Serializer):
 
 
 class CodeSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = AddressField()
     code = serializers.CharField(max_length=64)
 
 

@@ -22,7 +22,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_protect
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
@@ -216,6 +216,9 @@ class LogoutView(JSONView):
 
     authentication_classes = [JWTEmailAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
+    # The body is not read, but a browser's logout form may be multipart, and
+    # the CSRF check of a session reads it: it must parse rather than give 415.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, dict):

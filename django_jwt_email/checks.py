@@ -114,15 +114,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name, (valid, expected) in EXPECTED.items():
         value = getattr(app_settings, name)
         if not valid(value):
-            messages.append(
-                _error(
-                    2,
-                    f"{PREFIX}{name} is {value!r}; expected {expected}.",
-                    f"Fix {PREFIX}{name} in your settings, or remove it to use the default "
-                    f"({DEFAULTS[name]!r}).",
-                )
-            )
+            message = f"{PREFIX}{name} is {value!r}; expected {expected}."
+            messages.append(_error(2, message, _setting_hint(name, valid)))
     return messages
+
+
+def _setting_hint(name: str, valid: Callable[[Any], bool]) -> str:
+    # A setting without a usable default (LINK_BASE_URL) is required: say so
+    # rather than suggest removing it.
+    if not valid(DEFAULTS[name]):
+        return f"Set {PREFIX}{name} in your settings: it has no usable default."
+    return (
+        f"Fix {PREFIX}{name} in your settings, or remove it to use the default "
+        f"({DEFAULTS[name]!r})."
+    )
 
 
 @register(Tags.security)

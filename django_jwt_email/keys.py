@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.signals import setting_changed
@@ -55,6 +56,9 @@ class SigningKey:
         if self.symmetric:
             return None
         jwk: dict[str, Any] = self.implementation.to_jwk(self.public_key, as_dict=True)
+        # "use" says what the key is for; RFC 7517 §4.3 asks not to send
+        # "key_ops" beside it (PyJWT adds one to RSA keys).
+        jwk.pop("key_ops", None)
         return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
 
 
@@ -161,14 +165,16 @@ def resolve_source(value: object, kid: str) -> bytes:
 def _parse_private(kid: str, data: bytes) -> Any:
     try:
         return serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise ConfigurationError("bad_pem", f"Key {kid!r}: not a PEM private key.") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigurationError(
+            "bad_pem", f"Key {kid!r}: not an unencrypted PEM private key."
+        ) from None
 
 
 def _parse_public(kid: str, data: bytes) -> Any:
     try:
         return serialization.load_pem_public_key(data)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise ConfigurationError("bad_pem", f"Key {kid!r}: not a PEM public key.") from None
 
 
@@ -209,6 +215,14 @@ def _load_symmetric(
             "bytes or more.",
         )
     implementation = jwt.get_algorithm_by_name(algorithm)
+    try:
+        # PyJWT refuses secrets that look like a PEM or SSH key (the material
+        # of the HS256-with-a-public-key confusion): refuse them at load time.
+        implementation.prepare_key(secret)
+    except jwt.InvalidKeyError:
+        raise ConfigurationError(
+            "weak_secret", f"Key {kid!r}: a shared secret must not be a PEM or SSH key."
+        ) from None
     return SigningKey(kid, algorithm, secret, secret, implementation)
 
 

@@ -7,19 +7,26 @@ token cannot choose how it is verified (``alg: none``, HS256-with-a-public-key).
 
 from __future__ import annotations
 
+import binascii
+import json
+import re
 import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
+from jwt.utils import base64url_decode
 
 from .conf import app_settings
 from .exceptions import TokenExpired, TokenInvalid
 from .keys import get_keyring
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 LOGIN, REFRESH, ACCESS = "login", "refresh", "access"
 KINDS = (LOGIN, REFRESH, ACCESS)
@@ -34,6 +41,9 @@ REQUIRED = {
 # Only these header parameters are understood; anything else (crit, jku, x5u,
 # jwk, x5c, b64, ...) would ask the verifier to trust something from the token.
 ALLOWED_HEADER = {"alg", "typ", "kid"}
+# A compact JWS: three base64url segments without padding (RFC 7515 §2, §7.1).
+# The signature may be empty so that an unsigned token is refused for its alg.
+COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def new_id() -> str:
@@ -104,7 +114,9 @@ def decode(token: object, kind: str) -> dict[str, Any]:
     """The verified claims of ``token`` as a ``kind`` token, or TokenInvalid/TokenExpired."""
     if not isinstance(token, str) or not token:
         raise TokenInvalid("malformed")
-    # Bound the work an attacker can cause before anything is parsed.
+    # Bound the work an attacker can cause before anything is parsed. (Counted
+    # in characters; any non-ASCII character fails COMPACT_JWS below, so every
+    # token that gets further is as long in bytes.)
     if len(token) > app_settings.MAX_TOKEN_LENGTH:
         raise TokenInvalid("too_long")
     header, claims = _verified_payload(token)
@@ -137,8 +149,18 @@ def _check_claims(claims: dict[str, Any], kind: str) -> None:
         raise TokenInvalid("wrong_aud")
 
 
-_NO_CLAIM_CHECKS = {
-    name: False for name in ("verify_exp", "verify_nbf", "verify_iat", "verify_aud", "verify_iss")
+# PyJWT checks the signature only; _check_claims applies every claim rule, to
+# cached and fresh payloads alike, so each refusal has one reason in one place.
+_SIGNATURE_ONLY: Options = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+    "enforce_minimum_key_length": True,
 }
 
 
@@ -181,10 +203,9 @@ def _verified_payload(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     cached = _verified.get(token, ring)
     if cached is not None:
         return cached
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
-        raise TokenInvalid("malformed") from None
+    header = _header(token)
+    # Anything beyond alg/typ/kid asks the verifier to trust the token itself
+    # (a key in jwk, a URL in jku/x5u, extensions in crit): refused, not ignored.
     if set(header) - ALLOWED_HEADER:
         raise TokenInvalid("forbidden_header")
     key = ring.get(header.get("kid"))
@@ -196,12 +217,7 @@ def _verified_payload(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise TokenInvalid("wrong_alg")
     try:
         claims = jwt.decode(
-            token,
-            key.public_key,
-            algorithms=[key.algorithm],
-            # Only the signature here; _check_claims applies the claim rules to
-            # cached and fresh payloads alike.
-            options={"verify_signature": True, **_NO_CLAIM_CHECKS},
+            token, key.public_key, algorithms=[key.algorithm], options=_SIGNATURE_ONLY
         )
     except jwt.InvalidSignatureError:
         raise TokenInvalid("bad_signature") from None
@@ -211,6 +227,19 @@ def _verified_payload(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise TokenInvalid("malformed")
     _verified.put(token, ring, header, claims)
     return header, claims
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, parsed strictly but not yet trusted."""
+    if not COMPACT_JWS.fullmatch(token):
+        raise TokenInvalid("malformed")
+    try:
+        header = json.loads(base64url_decode(token.split(".", 1)[0]))
+    except (ValueError, binascii.Error, RecursionError):
+        raise TokenInvalid("malformed") from None
+    if not isinstance(header, dict):
+        raise TokenInvalid("malformed")
+    return header
 
 
 def expires_in(exp: int) -> int:

@@ -1,4 +1,8 @@
-"""``jwt_email_keys generate`` prints a new signing key; ``jwt_email_keys jwks`` the JWKS."""
+"""``jwt_email_keys generate`` prints a new signing key; ``jwt_email_keys jwks`` the JWKS.
+
+The private key goes to stdout (or a 0600 file with ``--output``) and the
+settings entry to stderr, so ``generate > key.pem`` saves the key alone.
+"""
 
 from __future__ import annotations
 
@@ -45,10 +49,7 @@ class Command(BaseCommand):
         output = options["output"]
         if output:
             path = Path(output)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(key)
-            source = f"file:{path.resolve()}"
+            source = f"file:{self._write_private(path, key)}"
         else:
             self.stdout.write(key.rstrip("\n"))
             source = "file:/path/to/this-key.pem"
@@ -57,3 +58,16 @@ class Command(BaseCommand):
             "\nAdd to settings (first entry signs; keep the key out of version control):\n"
             f"JWT_EMAIL_SIGNING_KEYS = [{entry!r}]"
         )
+
+    def _write_private(self, path: Path, key: str) -> Path:
+        """Create ``path`` readable by its owner only; never reuse an existing file,
+        whose mode (perhaps world-readable) would be kept by O_TRUNC."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise CommandError(f"{path} exists; not overwritten.") from None
+        except OSError as exc:
+            raise CommandError(f"Cannot create {path}: {exc.strerror}.") from None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return path.resolve()

@@ -1,0 +1,257 @@
+"""System checks: each bad setting is named by django_jwt_email.E002, each unsafe
+deployment has its own error or warning, and a good configuration has none."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_jwt_email.checks import EXPECTED, MIDDLEWARE_PATH
+from django_jwt_email.conf import DEFAULTS, PREFIX
+
+KEY_DIR = Path(__file__).parent / "keys"
+ES256 = {"kid": "k", "algorithm": "ES256", "private_key": f"file:{KEY_DIR / 'es256.pem'}"}
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+REDIS = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6379/9",
+}
+
+# One bad value per setting: what a site might plausibly get wrong.
+BAD = {
+    "SIGNING_KEYS": "file:/etc/jwt/es256.pem",  # a source, not a list of entries
+    "ALLOW_SYMMETRIC": "yes",
+    "ISSUER": "",
+    "AUDIENCE": 42,
+    "LOGIN_TOKEN_TTL": 600,  # seconds instead of a timedelta
+    "ACCESS_TOKEN_TTL": timedelta(0),
+    "REFRESH_TOKEN_TTL": timedelta(days=-1),
+    "LEEWAY": timedelta(minutes=10),
+    "MAX_TOKEN_LENGTH": 100,
+    "LINK_BASE_URL": "app.example.com",
+    "CREATE_USERS": 1,
+    "EMAIL_SUBJECT_TEMPLATE": None,
+    "EMAIL_TEXT_TEMPLATE": "",
+    "EMAIL_HTML_TEMPLATE": 3,
+    "EMAIL_SENDER": "django_jwt_email.services.no_such_sender",
+    "RATE_LIMITS": {"request_ip": "lots"},
+    "RATELIMIT_CACHE": "redis",  # an alias not in CACHES
+    "REVOCATION_CACHE": "revocation",
+    "AUDIT_RETENTION": "90 days",
+    "ACCESS_TOKEN_SCOPES": "api",  # a string, not a list
+    "CODE_LENGTH": 4,
+    "CODE_ALPHABET": "0123",
+    "CODE_MAX_ATTEMPTS": 0,
+    "BIND_TO_BROWSER": "no",
+}
+
+
+def app_messages(deploy: bool = False) -> list:
+    return [
+        message
+        for message in run_checks(include_deployment_checks=deploy)
+        if message.id and message.id.startswith("django_jwt_email.")
+    ]
+
+
+def ids(deploy: bool = False) -> set[str]:
+    return {message.id for message in app_messages(deploy)}
+
+
+def only(check_id: str, deploy: bool = False):
+    (message,) = [m for m in app_messages(deploy) if m.id == check_id]
+    assert message.hint
+    return message
+
+
+@pytest.fixture
+def good(settings):
+    """A production configuration the checks approve of entirely."""
+    settings.DEBUG = False
+    settings.JWT_EMAIL_SIGNING_KEYS = [ES256]
+    settings.JWT_EMAIL_LINK_BASE_URL = "https://app.example.com"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE_PATH]
+    settings.CACHES = {"default": LOCMEM, "shared": REDIS}
+    settings.JWT_EMAIL_RATELIMIT_CACHE = "shared"
+    settings.JWT_EMAIL_REVOCATION_CACHE = "shared"
+    settings.JWT_EMAIL_EMAIL_SENDER = "django_jwt_email.tasks.deliver_later"
+    return settings
+
+
+def test_good_configuration_has_no_message(good):
+    assert app_messages(deploy=True) == []
+
+
+def test_every_setting_has_a_bad_value_here():
+    assert set(BAD) == set(EXPECTED) == set(DEFAULTS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_value_is_named_by_e002(good, name):
+    setattr(good, PREFIX + name, BAD[name])
+    errors = [m for m in app_messages(deploy=True) if m.id == "django_jwt_email.E002"]
+    assert len(errors) == 1, [m.msg for m in errors]
+    (error,) = errors
+    assert error.msg.startswith(f"{PREFIX}{name} is ")
+    assert "expected " in error.msg
+    assert f"{PREFIX}{name}" in error.hint
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_default_value_passes_validation_but_for_required_settings(good, name):
+    delattr(good, PREFIX + name)
+    errors = {m.msg.split(" ")[0] for m in app_messages() if m.id == "django_jwt_email.E002"}
+    required = {"LINK_BASE_URL"}  # no sensible default: links need the site's address
+    assert errors == ({f"{PREFIX}{name}"} if name in required else set())
+
+
+def test_required_setting_hint_does_not_offer_its_unusable_default(good):
+    del good.JWT_EMAIL_LINK_BASE_URL
+    error = only("django_jwt_email.E002")
+    assert "JWT_EMAIL_LINK_BASE_URL" in error.msg
+    assert error.hint.startswith("Set JWT_EMAIL_LINK_BASE_URL")
+    assert "remove it" not in error.hint
+
+
+def test_bad_settings_fail_manage_py_check(good):
+    good.JWT_EMAIL_LEEWAY = timedelta(hours=1)
+    with pytest.raises(SystemCheckError, match=r"django_jwt_email\.E002"):
+        call_command("check", tags=["security"])
+
+
+# -- E001: no usable signing key ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [],
+        [{"kid": "k", "algorithm": "ES256", "private_key": "file:/nonexistent/key.pem"}],
+        [{"kid": "k", "algorithm": "ES256", "private_key": "env:JWT_EMAIL_TEST_UNSET_VAR"}],
+        [{"kid": "k", "algorithm": "ES256", "private_key": "not a pem"}],
+        [{"kid": "k", "algorithm": "ES256", "public_key": f"file:{KEY_DIR / 'es256.pub.pem'}"}],
+        [{"kid": "k", "algorithm": "ES384", "private_key": ES256["private_key"]}],
+        [ES256, ES256],
+    ],
+    ids=["none", "missing-file", "unset-env", "not-pem", "public-only", "wrong-curve", "dup-kid"],
+)
+def test_unusable_signing_keys_are_e001(good, monkeypatch, keys):
+    monkeypatch.delenv("JWT_EMAIL_TEST_UNSET_VAR", raising=False)
+    good.JWT_EMAIL_SIGNING_KEYS = keys
+    error = only("django_jwt_email.E001")
+    assert error.msg.startswith("JWT_EMAIL_SIGNING_KEYS: ")
+    assert "jwt_email_keys generate" in error.hint
+
+
+def test_unreadable_key_file_is_named(good):
+    good.JWT_EMAIL_SIGNING_KEYS = [{**ES256, "private_key": "file:/nonexistent/key.pem"}]
+    assert "/nonexistent/key.pem" in only("django_jwt_email.E001").msg
+
+
+def test_no_signing_key_by_default(good):
+    del good.JWT_EMAIL_SIGNING_KEYS
+    assert "django_jwt_email.E001" in ids()
+
+
+# -- E003, E004, W001, W002 -----------------------------------------------------------
+
+
+def test_http_link_base_url_outside_debug_is_e003(good):
+    good.JWT_EMAIL_LINK_BASE_URL = "http://app.example.com"
+    assert "http" in only("django_jwt_email.E003").msg
+    good.DEBUG = True
+    assert "django_jwt_email.E003" not in ids()
+
+
+def test_weak_rsa_key_is_e004(good):
+    good.JWT_EMAIL_SIGNING_KEYS = [
+        {"kid": "rsa", "algorithm": "RS256", "private_key": f"file:{KEY_DIR / 'rs1024.pem'}"}
+    ]
+    assert "1024" in only("django_jwt_email.E004").msg
+    assert "django_jwt_email.E001" not in ids()
+
+
+def test_weak_rsa_key_in_second_place_is_e004(good):
+    good.JWT_EMAIL_SIGNING_KEYS = [
+        ES256,
+        {"kid": "rsa", "algorithm": "RS256", "private_key": f"file:{KEY_DIR / 'rs1024.pem'}"},
+    ]
+    assert "django_jwt_email.E004" in ids()
+
+
+def test_symmetric_key_is_w001_when_allowed_and_e001_otherwise(good):
+    good.JWT_EMAIL_SIGNING_KEYS = [
+        {"kid": "hs", "algorithm": "HS256", "private_key": f"file:{KEY_DIR / 'hs256.secret'}"}
+    ]
+    assert "ALLOW_SYMMETRIC" in only("django_jwt_email.E001").msg
+    assert "django_jwt_email.W001" not in ids()
+    good.JWT_EMAIL_ALLOW_SYMMETRIC = True
+    assert "hs" in only("django_jwt_email.W001").msg
+    assert "django_jwt_email.E001" not in ids()
+
+
+def test_login_ttl_over_an_hour_is_w002(good):
+    good.JWT_EMAIL_LOGIN_TOKEN_TTL = timedelta(hours=1)
+    assert "django_jwt_email.W002" not in ids()
+    good.JWT_EMAIL_LOGIN_TOKEN_TTL = timedelta(hours=1, seconds=1)
+    assert "JWT_EMAIL_LOGIN_TOKEN_TTL" in only("django_jwt_email.W002").msg
+
+
+# -- W003/W004: caches that each process keeps to itself -----------------------------
+
+
+def test_local_rate_limit_cache_outside_debug_is_w003(good):
+    good.JWT_EMAIL_RATELIMIT_CACHE = "default"
+    assert "JWT_EMAIL_RATELIMIT_CACHE" in only("django_jwt_email.W003").msg
+    assert "django_jwt_email.W004" not in ids()
+
+
+def test_local_revocation_cache_outside_debug_is_w004(good):
+    good.JWT_EMAIL_REVOCATION_CACHE = "default"
+    assert "JWT_EMAIL_REVOCATION_CACHE" in only("django_jwt_email.W004").msg
+    assert "django_jwt_email.W003" not in ids()
+
+
+def test_dummy_cache_is_not_shared_either(good):
+    good.CACHES = {
+        "default": LOCMEM,
+        "shared": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    assert {"django_jwt_email.W003", "django_jwt_email.W004"} <= ids()
+
+
+def test_local_caches_are_fine_in_debug(good):
+    good.JWT_EMAIL_RATELIMIT_CACHE = good.JWT_EMAIL_REVOCATION_CACHE = "default"
+    assert {"django_jwt_email.W003", "django_jwt_email.W004"} <= ids()
+    good.DEBUG = True
+    assert not {"django_jwt_email.W003", "django_jwt_email.W004"} & ids()
+
+
+# -- W005, W006 -----------------------------------------------------------------------
+
+
+def test_missing_middleware_is_w005(good):
+    good.MIDDLEWARE = [path for path in good.MIDDLEWARE if path != MIDDLEWARE_PATH]
+    assert MIDDLEWARE_PATH in only("django_jwt_email.W005").msg
+
+
+def test_inline_sender_outside_debug_is_w006_on_deploy_only(good):
+    del good.JWT_EMAIL_EMAIL_SENDER
+    assert "django_jwt_email.W006" not in ids(deploy=False)
+    assert "deliver_later" in only("django_jwt_email.W006", deploy=True).hint
+    good.DEBUG = True
+    assert "django_jwt_email.W006" not in ids(deploy=True)
+
+
+def test_check_deploy_command_reports_w006(good):
+    del good.JWT_EMAIL_EMAIL_SENDER
+    # Warnings do not fail the command; they are printed.
+    # (Tagged: the suite also loads other apps' checks, which are not ours to test.)
+    call_command("check", deploy=True, tags=["security"], fail_level="ERROR")
+    with pytest.raises(SystemCheckError, match=r"django_jwt_email\.W006"):
+        call_command("check", deploy=True, tags=["security"], fail_level="WARNING")

@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
@@ -34,7 +34,7 @@ from .exceptions import (
     TokenRevoked,
     TokenUsed,
 )
-from .models import IssuedToken, RevokedToken, TokenKind
+from .models import IssuedToken, RevokedToken, TokenEvent, TokenKind
 
 Event = audit.Event
 
@@ -610,6 +610,46 @@ def logout_all(
 def record_rate_limited(group: str, *, client: Client) -> None:
     """Record that a request of endpoint group ``group`` was held back by a limit."""
     _record(Event.RATE_LIMITED, client, reason=group)
+
+
+# --- cleanup -------------------------------------------------------------------
+
+
+def cleanup_targets(now: datetime | None = None) -> dict[str, QuerySet[Any]]:
+    """What ``jwt_email_cleanup`` may delete, by label: rows nothing will consult again.
+
+    An issued row outlives its token's expiry by ACCESS_TOKEN_TTL + LEEWAY: within
+    LEEWAY the token still decodes, and presenting a used refresh token then must
+    still count as a reuse; and an access token minted by the last rotation can
+    live ACCESS_TOKEN_TTL past its session's expiry, so ``logout_all`` must still
+    find that session's ``sid``. Afterwards the token is refused as expired, with
+    or without its row. Denylist entries go at their own ``expires_at``; audit
+    events once older than AUDIT_RETENTION.
+    """
+    now = now or timezone.now()
+    grace = app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY
+    return {
+        "issued tokens": IssuedToken.objects.filter(expires_at__lt=now - grace),
+        "revoked tokens": RevokedToken.objects.filter(expires_at__lte=now),
+        "events": TokenEvent.objects.filter(created_at__lt=now - app_settings.AUDIT_RETENTION),
+    }
+
+
+def delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> Iterator[int]:
+    """Delete ``queryset`` ``batch_size`` rows at a time; yield each batch's count.
+
+    Each batch selects its primary keys, then deletes them by key in its own
+    short statement, so no lock is held for long and no LIMIT-in-subquery is
+    needed (MySQL refuses one).
+    """
+    while True:
+        pks = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return
+        deleted, _ = queryset.model._base_manager.filter(pk__in=pks).delete()
+        yield deleted
+        if len(pks) < batch_size:
+            return
 
 
 # --- shared steps --------------------------------------------------------------

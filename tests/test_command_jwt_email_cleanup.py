@@ -1,0 +1,141 @@
+"""jwt_email_cleanup: deletes exactly the expired rows and old events, in batches.
+
+Rows are placed a second inside and outside each boundary: issued tokens kept
+for ACCESS_TOKEN_TTL + LEEWAY after expiry, denylist entries until their own
+expiry, events for AUDIT_RETENTION.
+"""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+
+pytestmark = pytest.mark.django_db
+
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def boundaries(settings, user):
+    """Rows just past and just before each boundary; returns (doomed, kept) jtis."""
+    settings.JWT_EMAIL_ACCESS_TOKEN_TTL = timedelta(minutes=5)
+    settings.JWT_EMAIL_LEEWAY = timedelta(seconds=30)
+    settings.JWT_EMAIL_AUDIT_RETENTION = timedelta(days=90)
+    now = timezone.now()
+    # The command reads the clock a little later than ``now``: margins of a minute.
+    grace = timedelta(minutes=5, seconds=30)
+    margin = timedelta(minutes=1)
+    doomed, kept = set(), set()
+
+    def issued(jti, expires_at, **extra):
+        IssuedToken.objects.create(
+            jti=jti, kind="refresh", user=user, sid="s-" + jti, expires_at=expires_at, **extra
+        )
+
+    issued("old-refresh", now - grace - margin)
+    issued("old-used", now - timedelta(days=30), used_at=now - timedelta(days=31))
+    doomed |= {"old-refresh", "old-used"}
+    issued("in-grace", now - grace + margin)  # expired, but a reuse must still be seen
+    issued("just-expired", now - SECOND)
+    issued("live", now + timedelta(days=1))
+    kept |= {"in-grace", "just-expired", "live"}
+
+    def revoked(jti, expires_at):
+        RevokedToken.objects.create(jti=jti, kind="session", user=user, expires_at=expires_at)
+
+    revoked("mark-gone", now - SECOND)
+    revoked("mark-live", now + margin)
+    doomed.add("mark-gone")
+    kept.add("mark-live")
+
+    def event(jti, age):
+        TokenEvent.objects.create(event="issued", jti=jti, created_at=now - age)
+
+    event("event-old", timedelta(days=90) + margin)
+    event("event-recent", timedelta(days=90) - margin)
+    doomed.add("event-old")
+    kept.add("event-recent")
+    return doomed, kept
+
+
+def all_jtis():
+    return (
+        set(IssuedToken.objects.values_list("jti", flat=True))
+        | set(RevokedToken.objects.values_list("jti", flat=True))
+        | set(TokenEvent.objects.values_list("jti", flat=True))
+    )
+
+
+def cleanup(*args):
+    out = StringIO()
+    call_command("jwt_email_cleanup", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_cleanup_deletes_exactly_what_is_past_its_boundary(boundaries):
+    doomed, kept = boundaries
+    output = cleanup()
+    assert all_jtis() == kept
+    assert not doomed & all_jtis()
+    assert "Deleted 2 issued tokens, 1 revoked tokens, 1 events." in output
+
+
+def test_cleanup_dry_run_only_counts(boundaries):
+    doomed, kept = boundaries
+    output = cleanup("--dry-run")
+    assert output.strip() == "Dry run: would delete 2 issued tokens, 1 revoked tokens, 1 events."
+    assert all_jtis() == doomed | kept
+
+
+def test_cleanup_in_batches_with_a_line_per_batch(user):
+    expired = timezone.now() - timedelta(days=1)
+    IssuedToken.objects.bulk_create(
+        IssuedToken(jti=f"j{n}", kind="login", user=user, expires_at=expired) for n in range(7)
+    )
+    IssuedToken.objects.create(
+        jti="live", kind="login", user=user, expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    output = cleanup("--batch-size", "3")
+    assert [line for line in output.splitlines() if line.startswith("issued tokens:")] == [
+        "issued tokens: deleted 3 (3 so far)",
+        "issued tokens: deleted 3 (6 so far)",
+        "issued tokens: deleted 1 (7 so far)",
+    ]
+    assert "Deleted 7 issued tokens, 0 revoked tokens, 0 events." in output
+    assert list(IssuedToken.objects.values_list("jti", flat=True)) == ["live"]
+
+
+def test_cleanup_follows_audit_retention(settings):
+    settings.JWT_EMAIL_AUDIT_RETENTION = timedelta(days=7)
+    TokenEvent.objects.create(
+        event="verified", jti="week-old", created_at=timezone.now() - timedelta(days=8)
+    )
+    TokenEvent.objects.create(
+        event="verified", jti="fresh", created_at=timezone.now() - timedelta(days=6)
+    )
+    cleanup()
+    assert list(TokenEvent.objects.values_list("jti", flat=True)) == ["fresh"]
+
+
+def test_cleanup_refuses_a_zero_batch():
+    with pytest.raises(CommandError, match="--batch-size"):
+        cleanup("--batch-size", "0")
+
+
+def test_reuse_of_a_refresh_token_still_detected_after_cleanup(pair, api_client, settings):
+    """Cleanup never removes a row that reuse detection still needs: the used
+    refresh token is still live, so its row stays and its reuse revokes the family."""
+    rotated = api_client.post("/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert rotated.status_code == 200
+    cleanup()
+    reuse = api_client.post("/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert reuse.json()["code"] == "token_used"
+    assert TokenEvent.objects.filter(event="refresh_reuse").count() == 1
+    newest = api_client.post(
+        "/auth/token/refresh/", {"refresh": rotated.json()["refresh"]}, format="json"
+    )
+    assert newest.json()["code"] == "token_revoked"

@@ -46,16 +46,25 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of the callable that runs the delivery unit (user lookup,
     # minting, sending): inline, or "django_jwt_email.tasks.deliver_later" (Celery).
     "EMAIL_SENDER": "django_jwt_email.services.deliver_now",
-    # django-ratelimit rates per endpoint group; a site's dict is merged over these.
+    # django-ratelimit rates per endpoint group ("5/m", "3/15m"); a site's dict is
+    # merged over these. Enforced by middleware.RateLimitMiddleware, per client IP
+    # (an IPv6 /64) unless the group says otherwise.
     "RATE_LIMITS": {
+        # POST auth/request/ (and any admin link request): link requests per IP...
         "request_ip": "20/h",
+        # ...and per address (folded: case, whitespace, +tags, Gmail dots), so one
+        # inbox cannot be bombed from many IPs.
         "request_email": "5/h",
+        # POST auth/verify/, auth/token/, auth/code/, auth/token/refresh/.
         "verify_ip": "60/m",
         "token_ip": "60/m",
+        "code_ip": "30/m",
         "refresh_ip": "120/m",
+        # Failed verifications (a 400 from the four above); successes do not count.
         "failed_ip": "20/h",
     },
-    # Cache alias holding the rate-limit counters (must be shared across processes).
+    # Cache alias holding the rate-limit counters: shared by every process (Redis or
+    # memcached in production), used instead of django-ratelimit's RATELIMIT_USE_CACHE.
     "RATELIMIT_CACHE": "default",
     # Cache alias holding the access-token revocation marks (shared, non-evicting).
     "REVOCATION_CACHE": "default",

@@ -33,6 +33,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_jwt_email.middleware.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"

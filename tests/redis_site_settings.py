@@ -1,0 +1,26 @@
+"""Settings of the site that ``test_middleware_redis`` runs as separate server processes.
+
+The test suite's settings, with the rate-limit counters in Redis (``REDIS_URL``
+or ``redis://127.0.0.1:6379/0``, under the key prefix ``RATELIMIT_TEST_PREFIX``
+so that runs never share counters), an SQLite file database at
+``RATELIMIT_TEST_DB`` (migrated by the test first) and the rate
+``RATELIMIT_TEST_RATE`` for ``request_ip``.
+"""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["RATELIMIT_TEST_DB"]}
+}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "limits": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": os.environ["RATELIMIT_TEST_PREFIX"],
+    },
+}
+JWT_EMAIL_RATELIMIT_CACHE = "limits"
+JWT_EMAIL_RATE_LIMITS = {"request_ip": os.environ["RATELIMIT_TEST_RATE"], "request_email": "100/d"}

@@ -1,0 +1,397 @@
+"""RateLimitMiddleware: request, verify, token, code and refresh held back by their limits.
+
+Counters live in a real local-memory cache (cleared before each test), and the
+clock of django-ratelimit's windows is frozen, so no test straddles a window
+boundary by chance and the end of a window is reached by moving the clock.
+"""
+
+import json
+
+import pytest
+from django.core.checks import Warning as CheckWarning
+from django.urls import include, path
+
+from django_jwt_email import checks, middleware
+from django_jwt_email.models import IssuedToken, TokenEvent
+
+pytestmark = pytest.mark.django_db
+
+# A site that mounts the app elsewhere, under its own instance namespace.
+urlpatterns = [path("signin/", include("django_jwt_email.urls", namespace="signin"))]
+
+LOOSE = "1000/m"
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """Freeze the clock of the rate-limit windows (django-ratelimit's and ours)."""
+    frozen = FrozenClock()
+    monkeypatch.setattr("django_ratelimit.core.time", frozen)
+    monkeypatch.setattr("django_jwt_email.middleware.time", frozen)
+    return frozen
+
+
+@pytest.fixture
+def rates(settings):
+    """Set some RATE_LIMITS groups; the others stay loose unless named."""
+
+    def set_rates(**groups):
+        loose = dict.fromkeys(
+            ["request_ip", "request_email", "verify_ip", "token_ip", "code_ip", "refresh_ip"],
+            LOOSE,
+        )
+        settings.JWT_EMAIL_RATE_LIMITS = {**loose, "failed_ip": LOOSE, **groups}
+
+    return set_rates
+
+
+def ask(api_client, email, ip="127.0.0.1", **extra):
+    return api_client.post(
+        "/auth/request/", {"email": email}, format="json", REMOTE_ADDR=ip, **extra
+    )
+
+
+def limited_events():
+    return list(TokenEvent.objects.filter(event="rate_limited").values_list("reason", "ip"))
+
+
+def assert_429(response):
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 3600
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+# --- request -------------------------------------------------------------------
+
+
+def test_request_over_the_ip_limit_gets_429_and_sends_nothing(user, api_client, rates, mailoutbox):
+    rates(request_ip="3/h")
+    for _ in range(3):
+        assert ask(api_client, user.email).status_code == 202
+    response = ask(api_client, user.email)
+    assert_429(response)
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "rate_limited"
+    assert set(body) == {"detail", "code"}
+    assert len(mailoutbox) == 3
+    assert IssuedToken.objects.count() == 3
+    assert limited_events() == [("request_ip", "127.0.0.1")]
+
+
+def test_request_limit_is_per_ip(user, api_client, rates, mailoutbox):
+    rates(request_ip="1/h")
+    assert ask(api_client, user.email, ip="10.0.0.1").status_code == 202
+    assert ask(api_client, user.email, ip="10.0.0.1").status_code == 429
+    assert ask(api_client, user.email, ip="10.0.0.2").status_code == 202
+    assert len(mailoutbox) == 2
+
+
+def test_request_email_limit_trips_across_ips_and_spellings(user, api_client, rates, mailoutbox):
+    rates(request_email="2/h")
+    assert ask(api_client, "alice@example.com", ip="10.0.0.1").status_code == 202
+    assert ask(api_client, "  ALICE@Example.com ", ip="10.0.0.2").status_code == 202
+    response = ask(api_client, "Alice@EXAMPLE.COM", ip="10.0.0.3")
+    assert_429(response)
+    assert len(mailoutbox) == 2
+    assert limited_events() == [("request_email", "10.0.0.3")]
+
+
+def test_request_email_limit_leaves_other_addresses_alone(user_factory, api_client, rates):
+    rates(request_email="1/h")
+    user_factory("alice@example.com")
+    user_factory("bob@example.com")
+    assert ask(api_client, "alice@example.com").status_code == 202
+    assert ask(api_client, "alice@example.com").status_code == 429
+    assert ask(api_client, "bob@example.com").status_code == 202
+
+
+def test_request_json_and_form_bodies_share_the_email_bucket(user, client, rates, mailoutbox):
+    rates(request_email="2/h")
+    as_json = json.dumps({"email": user.email})
+    form = {"email": user.email.upper()}
+    assert (
+        client.post("/auth/request/", as_json, content_type="application/json").status_code == 202
+    )
+    assert client.post("/auth/request/", form, REMOTE_ADDR="10.0.0.9").status_code == 202
+    response = client.post(
+        "/auth/request/", as_json, content_type="application/json", REMOTE_ADDR="10.0.0.8"
+    )
+    assert response.status_code == 429
+    assert len(mailoutbox) == 2
+
+
+def test_request_with_bad_json_reaches_the_view_and_counts_by_ip(client, rates):
+    rates(request_ip="1/h")
+    response = client.post("/auth/request/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    again = client.post("/auth/request/", "{not json", content_type="application/json")
+    assert again.status_code == 429
+
+
+def test_request_from_a_browser_gets_the_html_page(user, client, rates, mailoutbox):
+    rates(request_ip="1/h")
+    accept = "text/html,application/xhtml+xml,*/*;q=0.8"
+    assert client.post("/auth/request/", {"email": user.email}, HTTP_ACCEPT=accept)
+    response = client.post("/auth/request/", {"email": user.email}, HTTP_ACCEPT=accept)
+    assert_429(response)
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Too many attempts" in response.content
+    assert b'data-code="rate_limited"' in response.content
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "folded"),
+    [
+        ("  Alice@Example.COM ", "alice@example.com"),
+        ("alice+news@example.com", "alice@example.com"),
+        ("a.lice@example.com", "a.lice@example.com"),
+        ("A.Lice+x@GoogleMail.com", "alice@gmail.com"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_request_email_bucket_folds_variants_of_one_mailbox(typed, folded):
+    assert middleware.fold(typed) == folded
+
+
+def test_request_plus_tags_share_the_email_bucket(user, api_client, rates, settings):
+    settings.JWT_EMAIL_CREATE_USERS = True  # sign-up links go to the address as typed
+    rates(request_email="2/h")
+    assert ask(api_client, "carol+1@example.com").status_code == 202
+    assert ask(api_client, "carol+2@example.com").status_code == 202
+    assert ask(api_client, "carol+3@example.com").status_code == 429
+
+
+# --- verify / token / code / refresh -------------------------------------------------
+
+
+def test_token_over_the_ip_limit_gets_429(user, api_client, request_link, rates):
+    rates(token_ip="1/m")
+    first, second = request_link(user.email), request_link(user.email)
+    assert api_client.post("/auth/token/", {"token": first}, format="json").status_code == 200
+    response = api_client.post("/auth/token/", {"token": second}, format="json")
+    assert_429(response)
+    assert response.json()["code"] == "rate_limited"
+    assert IssuedToken.objects.get(kind="login", used_at__isnull=True)  # second one untouched
+    assert limited_events() == [("token_ip", "127.0.0.1")]
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/auth/token/", {"token": "not-a-token"}),
+        ("/auth/code/", {"email": "alice@example.com", "code": "AAAA-AAAA"}),
+        ("/auth/token/refresh/", {"refresh": "not-a-token"}),
+    ],
+)
+def test_failed_verifications_lock_out_the_ip_even_for_a_valid_token(
+    user, api_client, request_link, rates, url, body
+):
+    rates(failed_ip="3/h")
+    for _ in range(3):
+        assert api_client.post(url, body, format="json").status_code == 400
+    token = request_link(user.email)  # asking for a link is not a verification
+    response = api_client.post("/auth/token/", {"token": token}, format="json")
+    assert_429(response)
+    assert IssuedToken.objects.get(kind="login").used_at is None
+    assert limited_events() == [("failed_ip", "127.0.0.1")]
+    other_ip = api_client.post("/auth/token/", {"token": token}, format="json", REMOTE_ADDR="::1")
+    assert other_ip.status_code == 200
+
+
+def test_successful_verifications_do_not_count_as_failures(user, api_client, request_link, rates):
+    rates(failed_ip="2/h")
+    for _ in range(4):
+        token = request_link(user.email)
+        assert api_client.post("/auth/token/", {"token": token}, format="json").status_code == 200
+    assert api_client.post("/auth/token/", {"token": "x"}, format="json").status_code == 400
+    token = request_link(user.email)
+    assert api_client.post("/auth/token/", {"token": token}, format="json").status_code == 200
+
+
+def test_verify_failures_lock_out_the_browser_with_an_html_page(user, client, request_link, rates):
+    rates(failed_ip="2/h")
+    for _ in range(2):
+        assert client.post("/auth/verify/", {"token": "not-a-token"}).status_code == 400
+    token = request_link(user.email)
+    response = client.post("/auth/verify/", {"token": token})
+    assert_429(response)
+    assert response["Content-Type"].startswith("text/html")
+    assert b"Too many attempts" in response.content
+    assert IssuedToken.objects.get(kind="login").used_at is None
+    assert client.get("/home/").content == b"home AnonymousUser"  # not signed in
+    assert limited_events() == [("failed_ip", "127.0.0.1")]
+
+
+def test_verify_page_get_is_not_limited(user, client, request_link, rates):
+    rates(verify_ip="1/h", failed_ip="1/h")
+    token = request_link(user.email)
+    for _ in range(3):
+        assert client.get("/auth/verify/", {"token": token}).status_code == 200
+        assert client.get("/auth/verify/", {"token": "bad"}).status_code == 400
+    assert client.post("/auth/verify/", {"token": token}).status_code == 302
+
+
+# --- windows ----------------------------------------------------------------------
+
+
+def test_limit_resets_when_retry_after_has_passed(user, api_client, rates, clock, mailoutbox):
+    rates(request_ip="2/h")
+    ask(api_client, user.email), ask(api_client, user.email)
+    retry_after = int(ask(api_client, user.email)["Retry-After"])
+    clock.now += retry_after - 1
+    assert ask(api_client, user.email).status_code == 429
+    assert int(ask(api_client, user.email)["Retry-After"]) == 1
+    clock.now += 1
+    assert ask(api_client, user.email).status_code == 202
+    assert len(mailoutbox) == 3
+
+
+def test_per_second_rate_resets_the_next_second(user, api_client, rates, clock):
+    rates(request_ip="2/s")
+    assert [ask(api_client, user.email).status_code for _ in range(3)] == [202, 202, 429]
+    clock.now += 1
+    assert ask(api_client, user.email).status_code == 202
+
+
+# --- who is asking -----------------------------------------------------------------
+
+
+def test_forwarded_for_is_ignored_without_ip_meta_key(user, api_client, rates):
+    rates(request_ip="1/h")
+    assert ask(api_client, user.email, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 202
+    response = ask(api_client, user.email, HTTP_X_FORWARDED_FOR="198.51.100.2")
+    assert response.status_code == 429
+    assert limited_events() == [("request_ip", "127.0.0.1")]
+
+
+def test_forwarded_for_is_honoured_with_ip_meta_key(user, api_client, rates, settings):
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
+    rates(request_ip="1/h")
+    proxy = "10.0.0.1"
+    first = ask(api_client, user.email, ip=proxy, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    second = ask(api_client, user.email, ip=proxy, HTTP_X_FORWARDED_FOR="198.51.100.2")
+    assert (first.status_code, second.status_code) == (202, 202)
+    response = ask(api_client, user.email, ip="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert response.status_code == 429
+    assert limited_events() == [("request_ip", "198.51.100.1")]
+
+
+def test_ipv6_addresses_of_one_64_share_a_bucket(user, api_client, rates):
+    rates(request_ip="1/h")
+    assert ask(api_client, user.email, ip="2001:db8:1:2::1").status_code == 202
+    assert ask(api_client, user.email, ip="2001:db8:1:2::ffff").status_code == 429
+    assert ask(api_client, user.email, ip="2001:db8:1:3::1").status_code == 202
+    assert limited_events() == [("request_ip", "2001:db8:1:2::ffff")]
+
+
+# --- where the app is mounted, and which cache counts --------------------------------
+
+
+def test_limits_follow_the_app_when_mounted_elsewhere(user, api_client, rates, settings):
+    settings.ROOT_URLCONF = "tests.test_middleware"
+    rates(request_ip="1/h")
+    url = "/signin/request/"
+    assert api_client.post(url, {"email": user.email}, format="json").status_code == 202
+    assert api_client.post(url, {"email": user.email}, format="json").status_code == 429
+
+
+def test_counters_live_in_the_ratelimit_cache(user, api_client, rates, settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "limits",
+        },
+    }
+    settings.JWT_EMAIL_RATELIMIT_CACHE = "limits"
+    rates(request_ip="1/h")
+    assert ask(api_client, user.email).status_code == 202
+    caches["default"].clear()
+    assert ask(api_client, user.email).status_code == 429
+    caches["limits"].clear()
+    assert ask(api_client, user.email).status_code == 202
+
+
+@pytest.fixture
+def unreachable_cache(settings):
+    """A real Redis cache at a loopback port where nothing listens."""
+    pytest.importorskip("redis")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
+    }
+    settings.JWT_EMAIL_RATELIMIT_CACHE = "limits"
+
+
+def test_cache_down_fails_closed_by_default(user, api_client, unreachable_cache, mailoutbox):
+    response = ask(api_client, user.email)
+    assert_429(response)
+    assert response.json()["code"] == "rate_limited"
+    assert mailoutbox == []
+    assert limited_events() == [("request_ip", "127.0.0.1")]
+
+
+def test_cache_down_fails_open_with_ratelimit_fail_open(
+    user, api_client, request_link, unreachable_cache, settings, mailoutbox
+):
+    settings.RATELIMIT_FAIL_OPEN = True
+    token = request_link(user.email)
+    # The failure is counted after the view answered: a lost count changes nothing.
+    assert api_client.post("/auth/token/", {"token": "x"}, format="json").status_code == 400
+    assert api_client.post("/auth/token/", {"token": token}, format="json").status_code == 200
+    assert len(mailoutbox) == 1
+
+
+def test_ratelimit_enable_false_turns_the_limits_off(user, api_client, rates, settings):
+    settings.RATELIMIT_ENABLE = False
+    rates(request_ip="1/h")
+    assert [ask(api_client, user.email).status_code for _ in range(3)] == [202, 202, 202]
+
+
+def test_local_ratelimit_cache_warns_outside_debug(settings):
+    settings.DEBUG = False
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache"},
+    }
+    settings.JWT_EMAIL_REVOCATION_CACHE = "shared"
+    [warning] = checks.check_caches()
+    assert isinstance(warning, CheckWarning)
+    assert warning.id == "django_jwt_email.W003"
+    settings.JWT_EMAIL_RATELIMIT_CACHE = "shared"
+    assert checks.check_caches() == []
+
+
+def test_admin_request_shares_the_request_buckets(user_factory, client, rates, mailoutbox):
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        admin_request = reverse("django_jwt_email:admin_request")
+    except NoReverseMatch:
+        pytest.skip("the admin link request (django_jwt_email:admin_request) is not mounted")
+    rates(request_email="1/h")
+    staff = user_factory("staff@example.com", is_staff=True)
+    assert client.post("/auth/request/", {"email": staff.email}).status_code == 202
+    response = client.post(
+        admin_request, {"email": "Staff@Example.com"}, HTTP_ACCEPT="text/html,*/*;q=0.8"
+    )
+    assert_429(response)
+    assert b"Too many attempts" in response.content
+    assert len(mailoutbox) == 1
+    assert limited_events() == [("request_email", "127.0.0.1")]

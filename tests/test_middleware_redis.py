@@ -1,0 +1,134 @@
+"""RateLimitMiddleware across processes: two app servers over one Redis share each counter.
+
+The test starts two ``runserver`` processes on loopback ports, with the settings
+of ``tests/redis_site_settings.py`` and a migrated SQLite file, and asks for
+links alternately from each: the limit trips at the configured count, not at
+twice that, as it would with a per-process cache.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+LIMIT = 4
+
+
+@pytest.fixture
+def redis_client():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis is unreachable at {REDIS_URL}: {exc}")
+    yield client
+    client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post_json(port: int, path: str, body: dict) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def wait_until_up(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server on {port} exited:\n{log.read_text()}")
+        try:
+            url = f"http://127.0.0.1:{port}/auth/.well-known/jwks.json"
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"server on {port} did not answer in 30 s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def two_servers(redis_client, tmp_path):
+    """The ports of two app servers sharing one Redis (and one database)."""
+    prefix = f"jwt-email-test-{uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.redis_site_settings",
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": REDIS_URL,
+        "RATELIMIT_TEST_DB": str(tmp_path / "site.sqlite3"),
+        "RATELIMIT_TEST_PREFIX": prefix,
+        "RATELIMIT_TEST_RATE": f"{LIMIT}/d",
+    }
+    django = [sys.executable, "-m", "django"]
+    subprocess.run(
+        [*django, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True, timeout=120
+    )
+    servers = []
+    try:
+        for _ in range(2):
+            port, log = free_port(), tmp_path / f"server-{len(servers)}.log"
+            with log.open("w") as out:
+                command = [
+                    *django,
+                    "runserver",
+                    f"127.0.0.1:{port}",
+                    "--noreload",
+                    "--skip-checks",
+                ]
+                process = subprocess.Popen(
+                    command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+                )
+            servers.append((port, process, log))
+        for port, process, log in servers:
+            wait_until_up(port, process, log)
+        yield [port for port, _, _ in servers]
+    finally:
+        for _, process, _ in servers:
+            process.terminate()
+        for _, process, _ in servers:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        for key in redis_client.scan_iter(match=f"{prefix}*", count=100):
+            redis_client.delete(key)
+
+
+def test_request_limit_is_shared_by_two_servers_over_redis(two_servers):
+    ports = [two_servers[n % 2] for n in range(LIMIT + 2)]
+    answers = [
+        post_json(port, "/auth/request/", {"email": f"user{n}@example.com"})
+        for n, port in enumerate(ports)
+    ]
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [202] * LIMIT + [429, 429]
+    _, headers, body = answers[LIMIT]
+    assert body["code"] == "rate_limited"
+    assert 1 <= int(headers["Retry-After"]) <= 24 * 3600

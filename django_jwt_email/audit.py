@@ -54,14 +54,20 @@ def record(
         ip=ip or None,
         user_agent=(user_agent or "")[:255],
     )
+    user_id = getattr(user, "pk", None)
+    # One key=value line (logfmt) for grep and log shippers, and the same fields
+    # under ``record.jwt_email`` for structured (JSON) formatters.
     logger.log(
         LEVELS.get(Event(event), logging.INFO),
-        "%s reason=%s jti=%s user=%s ip=%s",
+        "event=%s reason=%s jti=%s user=%s ip=%s",
         event,
         reason or "-",
         jti or "-",
-        getattr(user, "pk", None) or "-",
+        "-" if user_id is None else user_id,
         ip or "-",
+        extra={
+            "jwt_email": {"event": event, "reason": reason, "jti": jti, "user": user_id, "ip": ip}
+        },
     )
     signal = SIGNALS.get(Event(event))
     if signal is not None:

@@ -49,3 +49,29 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy django_jwt_email
 	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
+
+# --- benchmarks (benchmarks/README.md) --------------------------------------------
+# `make bench`: the full suite (~12 minutes on 2 cores), writes benchmarks/results.md;
+# `make bench-quick`: small sizes and short runs (~2 minutes), for development.
+# Their own virtualenv holds the peers (simplejwt, django-sesame), gunicorn and
+# Celery beside this app; wrk comes from Debian (or a bounded Python generator).
+BENCH_VENV := .bench-venv
+BENCH_INSTALLED := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
+
+.PHONY: bench bench-quick
+
+$(BENCH_INSTALLED): pyproject.toml benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	echo '*' > $(BENCH_VENV)/.gitignore
+	$(BENCH_VENV)/bin/python -m pip install --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -e . -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BENCH_INSTALLED)
+	sh benchmarks/ensure-wrk.sh
+	$(BENCH_VENV)/bin/python -m benchmarks.run --snapshot --label "make bench" $(BENCH_ARGS)
+
+bench-quick: $(BENCH_INSTALLED)
+	sh benchmarks/ensure-wrk.sh
+	$(BENCH_VENV)/bin/python -m benchmarks.run --quick --label "make bench-quick" $(BENCH_ARGS)

@@ -8,9 +8,10 @@ if the view actually reads a field of ``request.user`` beyond its ``pk``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -29,9 +30,9 @@ class LazyUser(SimpleLazyObject):
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, pk: Any) -> None:
+    def __init__(self, pk: Any, request: Request | None = None) -> None:
         self.__dict__["_jwt_email_pk"] = pk
-        super().__init__(lambda: _load_user(pk))
+        super().__init__(lambda: _load_user(pk, request))
 
     @property
     def pk(self) -> Any:
@@ -43,10 +44,12 @@ class LazyUser(SimpleLazyObject):
         return True
 
 
-def _load_user(pk: Any) -> Any:
+def _load_user(pk: Any, request: Request | None) -> Any:
     user_model = get_user_model()
     user = user_model._default_manager.filter(pk=pk, is_active=True).first()
     if user is None:  # deleted or deactivated without going through save()
+        if request is not None:
+            setattr(request, ERROR_ATTRIBUTE, "invalid_token")
         raise exceptions.AuthenticationFailed(
             {"detail": "The user of this token is gone.", "code": "invalid_token"}
         )
@@ -72,10 +75,13 @@ class JWTEmailAuthentication(BaseAuthentication):
             claims = services.authenticate_access(token, client=client_of(request))
         except TokenError as exc:
             self._fail(request, exc.detail, exc.code)
-        user_model = get_user_model()
-        return LazyUser(user_model._meta.pk.to_python(claims["sub"])), claims
+        try:
+            pk = get_user_model()._meta.pk.to_python(claims["sub"])
+        except ValidationError:  # signed by us, yet not a key of this user model
+            self._fail(request, "The token is invalid.", "invalid_token")
+        return LazyUser(pk, request), claims
 
-    def _fail(self, request: Request, detail: str, code: str) -> None:
+    def _fail(self, request: Request, detail: str, code: str) -> NoReturn:
         setattr(request, ERROR_ATTRIBUTE, code)
         raise exceptions.AuthenticationFailed({"detail": detail, "code": code})
 

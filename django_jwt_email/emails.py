@@ -69,9 +69,8 @@ class LoginEmail:
 def send_login_email(message: LoginEmail) -> None:
     """Render and send; exceptions of the email backend propagate to the caller."""
     context = message.context()
-    subject = render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context)
     # A subject is one line: a template must not be able to inject headers.
-    subject = " ".join(subject.split())
+    subject = " ".join(render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context).split())
     text = render_to_string(app_settings.EMAIL_TEXT_TEMPLATE, context)
     email = EmailMultiAlternatives(subject, text, to=[message.to])
     html_template = app_settings.EMAIL_HTML_TEMPLATE

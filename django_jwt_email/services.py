@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -323,7 +323,7 @@ def _count_wrong_code(row: IssuedToken, client: Client) -> None:
 def _sign_in(row: IssuedToken, client: Client) -> Any:
     """Inside the caller's transaction: consume ``row``, check its user, record it."""
     _consume(row)
-    user = row.user if row.user_id is not None else _create_user(row.signup_email)
+    user = row.user if row.user is not None else _create_user(row)
     if not user.is_active:
         raise _context(TokenInvalid("inactive_user"), row, user=user)
     # A link must not outlive an address change: it was mailed to the old one.
@@ -355,20 +355,29 @@ def _why_not_active(row: IssuedToken, now: datetime) -> TokenError:
     return TokenInvalid("not_consumed")
 
 
-def _create_user(address: str) -> Any:
+def _create_user(row: IssuedToken) -> Any:
     """The account of a redeemed sign-up link (created only now, never on request)."""
-    existing = find_user(address)
-    if existing is not None:
-        return existing
+    address = row.signup_email
+    user = find_user(address)
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = _new_account(address)
+        # Created meanwhile by another link of the same address, or an address
+        # the user model cannot hold (a username column shorter than 254).
+        except (IntegrityError, DataError):
+            user = find_user(address)
+    if user is None:
+        raise _context(TokenInvalid("signup_failed"), row)
+    return user
+
+
+def _new_account(address: str) -> Any:
     user_model = get_user_model()
     fields = {user_model.get_email_field_name(): address}
     if user_model.USERNAME_FIELD != user_model.get_email_field_name():
         fields[user_model.USERNAME_FIELD] = address
-    try:
-        with transaction.atomic():
-            return user_model._default_manager.create_user(**fields)  # type: ignore[attr-defined]
-    except IntegrityError:  # created meanwhile by another link of the same address
-        return find_user(address)
+    return user_model._default_manager.create_user(**fields)
 
 
 # --- pair ----------------------------------------------------------------------

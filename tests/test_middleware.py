@@ -138,6 +138,20 @@ def test_request_with_bad_json_reaches_the_view_and_counts_by_ip(client, rates):
     assert again.status_code == 429
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"[" * 100_000, "application/json"),  # deeper than Python's recursion limit
+        (b'{"email": ["a@example.com"]}', "application/json"),
+        (b"\xff\xfe", "application/json"),
+        (b"email=a%40example.com", "text/plain"),
+    ],
+)
+def test_request_email_is_empty_for_bodies_the_view_refuses(rf, body, content_type):
+    request = rf.post("/auth/request/", body, content_type=content_type)
+    assert middleware.posted_email(request) == ""
+
+
 def test_request_from_a_browser_gets_the_html_page(user, client, rates, mailoutbox):
     rates(request_ip="1/h")
     accept = "text/html,application/xhtml+xml,*/*;q=0.8"
@@ -356,6 +370,12 @@ def test_cache_down_fails_open_with_ratelimit_fail_open(
     assert api_client.post("/auth/token/", {"token": "x"}, format="json").status_code == 400
     assert api_client.post("/auth/token/", {"token": token}, format="json").status_code == 200
     assert len(mailoutbox) == 1
+
+
+def test_a_bad_rate_fails_closed_like_a_cache_outage(user, api_client, settings, mailoutbox):
+    settings.JWT_EMAIL_RATE_LIMITS = {"request_ip": "lots"}  # check E002 reports it too
+    assert_429(ask(api_client, user.email))
+    assert mailoutbox == []
 
 
 def test_ratelimit_enable_false_turns_the_limits_off(user, api_client, rates, settings):

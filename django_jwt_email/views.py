@@ -70,6 +70,20 @@ def safe_next(request: HttpRequest, *candidates: str) -> str:
     return ""
 
 
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, but a body nested too deep to parse is a 400, not a 500.
+
+    DRF turns a ValueError into a ParseError but lets the RecursionError of a
+    few kilobytes of ``[[[[`` through: anyone could make the app answer 500.
+    """
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+
+
 class JSONView(APIView):
     """Base of the JSON endpoints: JSON or form in, JSON out, ``{"detail", "code"}``
     errors, no site-wide authentication or throttling (they need none)."""
@@ -77,7 +91,7 @@ class JSONView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]
     renderer_classes = [JSONRenderer]
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -218,7 +232,7 @@ class LogoutView(JSONView):
     permission_classes = [IsAuthenticated]
     # The body is not read, but a browser's logout form may be multipart, and
     # the CSRF check of a session reads it: it must parse rather than give 415.
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, dict):

@@ -257,19 +257,24 @@ def sign_in_pair(token: str, *, client: Client, browser_verifier: str | None = N
             return issue_pair(_sign_in(row, client), client=client)
 
 
-def redeem_code(email: str, code: str, *, client: Client) -> SignIn:
+def redeem_code(
+    email: str, code: str, *, client: Client, browser_verifier: str | None = None
+) -> SignIn:
     """Consume the login link whose short code was typed, for a browser sign-in.
 
-    An unknown address, a wrong code and a locked link all give CodeInvalid.
+    An unknown address, a wrong code and a locked link all give CodeInvalid; the
+    right code of a browser-bound link typed in another browser, BrowserMismatch.
     """
-    row = _code_row(email, code, client)
+    row = _code_row(email, code, client, browser_verifier)
     with _audited(client, as_code=True), transaction.atomic():
         return SignIn(_sign_in(row, client), row.next_url)
 
 
-def code_pair(email: str, code: str, *, client: Client) -> Pair:
+def code_pair(
+    email: str, code: str, *, client: Client, browser_verifier: str | None = None
+) -> Pair:
     """Redeem a short code for an API client (same answer as ``sign_in_pair``)."""
-    row = _code_row(email, code, client)
+    row = _code_row(email, code, client, browser_verifier)
     with _audited(client, as_code=True), transaction.atomic():
         return issue_pair(_sign_in(row, client), client=client)
 
@@ -285,34 +290,78 @@ def _login_row(
         raise _context(TokenInvalid("subject_mismatch"), row)
     # A bound link opened in another browser signs nobody in there: it shows
     # the code, to be typed in the browser that asked (no dead end).
-    if (
-        check_browser
-        and row.browser_hash
-        and not codes.matches(row.browser_hash, codes.hash_verifier(browser_verifier or ""))
-    ):
-        raise _context(BrowserMismatch(codes.format_code(codes.derive_code(row.jti))), row)
+    if check_browser and not _same_browser(row, browser_verifier):
+        raise _context(_other_browser(row), row)
     return row
 
 
-def _code_row(email: str, code: str, client: Client) -> IssuedToken:
-    typed = codes.hash_code(code)
-    candidates = list(
-        IssuedToken.objects.active()
-        .filter(kind=TokenKind.LOGIN, email_hash=codes.hash_email(email))
-        .select_related("user")[:5]
+def _same_browser(row: IssuedToken, browser_verifier: str | None) -> bool:
+    """Unbound links work anywhere; a bound one only with its binding cookie."""
+    return not row.browser_hash or codes.matches(
+        row.browser_hash, codes.hash_verifier(browser_verifier or "")
     )
-    match = next((row for row in candidates if codes.matches(row.code_hash, typed)), None)
+
+
+def _other_browser(row: IssuedToken) -> TokenError:
+    """BrowserMismatch with the code to type in the right browser, but only for a
+    link that could still be redeemed: a dead link's code is not worth showing."""
+    refusal = _why_not_active(row, timezone.now())
+    if refusal.reason != "not_consumed":
+        return refusal
+    if row.code_attempts >= app_settings.CODE_MAX_ATTEMPTS:
+        return TokenRevoked("code_attempts_exceeded")
+    return BrowserMismatch(codes.format_code(codes.derive_code(row.jti)))
+
+
+def _code_row(email: str, code: str, client: Client, browser_verifier: str | None) -> IssuedToken:
+    """The outstanding login row of ``email`` whose code was typed.
+
+    An unknown address, a wrong code and a locked link take one path (one SELECT,
+    one UPDATE counting the wrong code, one audit row) to one answer, CodeInvalid,
+    so neither the answer nor its time tells which it was.
+    """
+    typed = codes.hash_code(code)
+    cap = app_settings.CODE_MAX_ATTEMPTS
+    outstanding = IssuedToken.objects.active().filter(
+        kind=TokenKind.LOGIN, email_hash=codes.hash_email(email)
+    )
+    match = None
+    # Every outstanding link of the address is compared, in constant time and
+    # without stopping at a match; a link at the cap matches nothing, even with
+    # its right code (concurrent guesses may have counted it there).
+    for row in outstanding.select_related("user"):
+        right = codes.matches(row.code_hash, typed)
+        if right and row.code_attempts < cap:
+            match = row
     if match is None:
-        for row in candidates:
-            _count_wrong_code(row, client)
+        _count_wrong_code(outstanding, client)
         _record(Event.REJECTED, client, reason="wrong_code")
         raise CodeInvalid("wrong_code")
+    if not _same_browser(match, browser_verifier):
+        # The right code, typed outside the browser a bound link was asked from:
+        # not a guess, so not counted, and the one answer that differs, since
+        # only who holds the code can get it. It still signs nobody in here.
+        mismatch = BrowserMismatch(codes.format_code(codes.derive_code(match.jti)))
+        mismatch.detail = "This code was requested in another browser. Enter it there."
+        _record(Event.REJECTED, client, jti=match.jti, user=match.user, reason=mismatch.reason)
+        raise _context(mismatch, match)
     return match
 
 
-def _count_wrong_code(row: IssuedToken, client: Client) -> None:
-    IssuedToken.objects.filter(pk=row.pk).update(code_attempts=F("code_attempts") + 1)
-    if row.code_attempts + 1 >= app_settings.CODE_MAX_ATTEMPTS:
+def _count_wrong_code(outstanding: QuerySet[IssuedToken], client: Client) -> None:
+    """Count a wrong code against every outstanding link of the address (the code
+    could have been meant for any of them); revoke those at CODE_MAX_ATTEMPTS.
+
+    The count is one UPDATE with F(), so no concurrent guess is lost. The revoke
+    is decided on the counts after that UPDATE, not on those read before it, by
+    every guess that finds a link at or over the cap: concurrent guesses may push
+    a count past the cap, but none can skip the revoke, and the conditional UPDATE
+    lets exactly one of them record it. A right code racing them is refused by
+    ``_consume``, which needs the count under the cap.
+    """
+    outstanding.update(code_attempts=F("code_attempts") + 1)
+    locked = outstanding.filter(code_attempts__gte=app_settings.CODE_MAX_ATTEMPTS)
+    for row in locked.select_related("user"):
         revoked = IssuedToken.objects.filter(pk=row.pk, revoked_at=None).update(
             revoked_at=timezone.now(), revoke_reason="code_attempts_exceeded"
         )
@@ -335,10 +384,15 @@ def _sign_in(row: IssuedToken, client: Client) -> Any:
 
 def _consume(row: IssuedToken) -> None:
     """Mark ``row`` used with one conditional UPDATE whose row count decides:
-    of two concurrent redemptions, exactly one sees 1."""
+    of two concurrent redemptions, exactly one sees 1. A link whose code was
+    guessed wrong CODE_MAX_ATTEMPTS times is spent, even before its revoke lands."""
     now = timezone.now()
     consumed = IssuedToken.objects.filter(
-        pk=row.pk, used_at=None, revoked_at=None, expires_at__gt=now
+        pk=row.pk,
+        used_at=None,
+        revoked_at=None,
+        expires_at__gt=now,
+        code_attempts__lt=app_settings.CODE_MAX_ATTEMPTS,
     ).update(used_at=now)
     if consumed != 1:
         row.refresh_from_db(fields=["used_at", "revoked_at", "expires_at"])

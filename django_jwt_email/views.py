@@ -7,7 +7,6 @@ no-referrer``: a token must not linger in a cache or leak in a Referer.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.conf import settings
@@ -161,9 +160,13 @@ class RequestView(JSONView):
 def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
     """Set (or keep) the HttpOnly cookie binding links to this browser; return its hash.
 
-    The cookie is set for every address alike, so it reveals nothing.
+    The cookie is set for every address alike, so it reveals nothing. A browser
+    keeps its verifier across requests, so each of its outstanding links stays
+    redeemable there; a value this app did not make is replaced.
     """
-    verifier = request.COOKIES.get(BINDING_COOKIE) or secrets.token_urlsafe(32)
+    verifier = request.COOKIES.get(BINDING_COOKIE, "")
+    if not codes.is_verifier(verifier):
+        verifier = codes.new_verifier()
     response.set_cookie(
         BINDING_COOKIE,
         verifier,
@@ -197,8 +200,16 @@ class CodeView(JSONView):
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.CodeSerializer, request)
         try:
-            pair = services.code_pair(data["email"], data["code"], client=client_of(request))
-        except CodeInvalid as exc:
+            pair = services.code_pair(
+                data["email"],
+                data["code"],
+                client=client_of(request),
+                browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+            )
+        except (CodeInvalid, BrowserMismatch) as exc:
+            # CodeInvalid is the one answer for an unknown address, a wrong code and
+            # a locked link; BrowserMismatch, the right code of a link bound to
+            # another browser (only who holds the code can get it).
             return error(exc.detail, exc.code)
         return Response(pair.as_dict())
 
@@ -279,6 +290,7 @@ class VerifyView(View):
     template_name = "django_jwt_email/verify.html"
     invalid_template_name = "django_jwt_email/verify_invalid.html"
     other_browser_template_name = "django_jwt_email/verify_other_browser.html"
+    code_invalid_template_name = "django_jwt_email/code_invalid.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         token = request.GET.get("token", "")
@@ -293,29 +305,44 @@ class VerifyView(View):
         """Sign in with the link's ``token``, or with ``email`` and ``code`` (the
         short code of the same email, typed on another device)."""
         client = client_of(request)
+        verifier = request.COOKIES.get(BINDING_COOKIE)
         try:
             if "code" in request.POST:
                 signed_in = services.redeem_code(
-                    request.POST.get("email", ""), request.POST["code"], client=client
+                    request.POST.get("email", ""),
+                    request.POST["code"],
+                    client=client,
+                    browser_verifier=verifier,
                 )
             else:
                 signed_in = services.redeem_login(
-                    request.POST.get("token", ""),
-                    client=client,
-                    browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+                    request.POST.get("token", ""), client=client, browser_verifier=verifier
                 )
         except BrowserMismatch as exc:
             context = {"code": exc.sign_in_code}
             return no_store(render(request, self.other_browser_template_name, context))
-        except (TokenError, CodeInvalid) as exc:
+        except CodeInvalid as exc:
+            return self.code_invalid(request, exc)
+        except TokenError as exc:
             return self.invalid(request, exc)
         login(request, signed_in.user, backend=_backend())
         target = safe_next(request, request.POST.get("next", ""), signed_in.next_url)
         return no_store(HttpResponseRedirect(target or resolve_url(settings.LOGIN_REDIRECT_URL)))
 
-    def invalid(self, request: HttpRequest, exc: TokenError | CodeInvalid) -> HttpResponse:
+    def invalid(self, request: HttpRequest, exc: TokenError) -> HttpResponse:
         context = {"detail": exc.detail, "code": exc.code}
         return no_store(render(request, self.invalid_template_name, context, status=400))
+
+    def code_invalid(self, request: HttpRequest, exc: CodeInvalid) -> HttpResponse:
+        """The code form again (a typo need not cost a new email), with the one
+        answer for an unknown address, a wrong code and a locked link."""
+        context = {
+            "detail": exc.detail,
+            "code": exc.code,
+            "email": request.POST.get("email", "")[:254],
+            "next": safe_next(request, request.POST.get("next", "")),
+        }
+        return no_store(render(request, self.code_invalid_template_name, context, status=400))
 
 
 def _backend() -> str:

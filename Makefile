@@ -33,6 +33,7 @@ install: $(INSTALLED)
 # A development signing key, made once and git-ignored; never used in production.
 $(DEV_KEY): | $(INSTALLED)
 	$(MANAGE) jwt_email_keys generate --algorithm ES256 --kid dev --output $@
+	@echo "(example_project/site_config/settings.py already points JWT_EMAIL_KEY_FILE at it)"
 
 demo: $(INSTALLED) $(DEV_KEY)
 	$(MANAGE) migrate --noinput
@@ -44,11 +45,16 @@ demo: $(INSTALLED) $(DEV_KEY)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -m "$(NO_SERVICES)"
 
+# Every check runs, even after a failure, so one run shows all the problems.
 lint: $(INSTALLED)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy django_jwt_email
-	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
+	@status=0; \
+	for check in "$(BIN)/ruff check ." \
+	             "$(BIN)/ruff format --check ." \
+	             "$(BIN)/mypy django_jwt_email" \
+	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings"; do \
+		echo "$$check"; $$check || { status=1; echo "^^^ FAILED: $$check"; }; \
+	done; \
+	exit $$status
 
 # --- benchmarks (benchmarks/README.md) --------------------------------------------
 # `make bench`: the full suite (~12 minutes on 2 cores), writes benchmarks/results.md;

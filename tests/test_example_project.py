@@ -58,7 +58,7 @@ def example_site(settings):
 def file_outbox(example_site, tmp_path):
     """Emails written to files, as in ``make demo``; returns their directory."""
     example_site.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    example_site.EMAIL_FILE_PATH = str(tmp_path / "outbox")
+    example_site.EMAIL_FILE_PATH = example_site.OUTBOX_DIR = str(tmp_path / "outbox")
     return tmp_path / "outbox"
 
 
@@ -221,7 +221,8 @@ def settings_under(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     script = (
         "import json, site_config.settings as s; print(json.dumps({"
         "'debug': s.DEBUG, 'db': s.DATABASES['default'], 'cache': s.CACHES['default'],"
-        "'email': s.EMAIL_BACKEND, 'link': s.JWT_EMAIL_LINK_BASE_URL}, default=str))"
+        "'email': s.SITE_MAILER['BACKEND'], 'outbox': s.OUTBOX_DIR,"
+        "'link': s.JWT_EMAIL_LINK_BASE_URL}, default=str))"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_EMAIL_"))}
     clean.pop("DATABASE_URL", None)
@@ -246,6 +247,7 @@ def test_settings_defaults_are_the_demo():
     assert summary["db"]["NAME"].endswith("example_project/db.sqlite3")
     assert summary["cache"]["BACKEND"].endswith("LocMemCache")
     assert summary["email"].endswith("filebased.EmailBackend")
+    assert summary["outbox"].endswith("example_project/outbox")
     assert summary["link"] == "http://127.0.0.1:8000"
 
 
@@ -276,6 +278,7 @@ def test_settings_read_postgres_and_redis_urls():
         "LOCATION": "redis://cache.internal:6379/2",
     }
     assert summary["email"].endswith("smtp.EmailBackend")
+    assert summary["outbox"] == ""
 
 
 def test_settings_refuse_to_start_without_a_secret_key_outside_debug():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # example_project/
@@ -154,15 +155,31 @@ CSRF_COOKIE_SECURE = not DEBUG
 
 # In DEBUG the emails are files in example_project/outbox/, read by the /outbox/
 # page: the file backend works across processes, unlike the console backend.
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "") or (
-    str(BASE_DIR / "outbox") if DEBUG else ""
+OUTBOX_DIR = os.environ.get("EMAIL_FILE_PATH", "") or (str(BASE_DIR / "outbox") if DEBUG else "")
+# The one mailer of the site, in the shape of Django 6.1's MAILERS entries.
+SITE_MAILER: dict[str, Any] = (
+    {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": OUTBOX_DIR},
+    }
+    if OUTBOX_DIR
+    else {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("EMAIL_PORT", "25")),
+        },
+    }
 )
-if EMAIL_FILE_PATH:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": SITE_MAILER}
+else:  # the settings that MAILERS replaces (deprecated since Django 6.1)
+    EMAIL_BACKEND = SITE_MAILER["BACKEND"]
+    if OUTBOX_DIR:
+        EMAIL_FILE_PATH = OUTBOX_DIR
+    else:
+        EMAIL_HOST = SITE_MAILER["OPTIONS"]["host"]
+        EMAIL_PORT = SITE_MAILER["OPTIONS"]["port"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sign-in@localhost")
 
 # --- django-jwt-email -------------------------------------------------------------

@@ -42,7 +42,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
     """The emails the file backend wrote, newest first: a development aid only."""
     if not settings.DEBUG:
         raise Http404("The outbox exists only in DEBUG.")
-    directory = getattr(settings, "EMAIL_FILE_PATH", "")
+    directory = getattr(settings, "OUTBOX_DIR", "")
     messages = read_outbox(directory) if directory else []
     return render(request, "site/outbox.html", {"messages": messages, "directory": directory})
 

@@ -26,6 +26,7 @@ LOCAL_CACHES = (
     "django.core.cache.backends.dummy.DummyCache",
 )
 RATE = re.compile(r"^\d+/\d*[smhd]$")
+SECRET_SETTINGS = {"SIGNING_KEYS"}
 
 
 def _error(id_: int, msg: str, hint: str) -> Error:
@@ -114,7 +115,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name, (valid, expected) in EXPECTED.items():
         value = getattr(app_settings, name)
         if not valid(value):
-            message = f"{PREFIX}{name} is {value!r}; expected {expected}."
+            # Never echo key material into check output (CI logs, terminals).
+            shown = f"a {type(value).__name__}" if name in SECRET_SETTINGS else repr(value)
+            message = f"{PREFIX}{name} is {shown}; expected {expected}."
             messages.append(_error(2, message, _setting_hint(name, valid)))
     return messages
 

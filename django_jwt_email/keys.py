@@ -147,7 +147,7 @@ def resolve_source(value: object, kid: str) -> bytes:
     text = value.decode() if isinstance(value, bytes) else value
     if text.startswith("file:"):
         try:
-            return Path(text[5:]).read_bytes()
+            return Path(text[5:]).expanduser().read_bytes()
         except OSError as exc:
             raise ConfigurationError(
                 "key_file", f"Key {kid!r}: cannot read {text[5:]}: {exc.strerror}."
@@ -158,6 +158,10 @@ def resolve_source(value: object, kid: str) -> bytes:
             raise ConfigurationError(
                 "key_env", f"Key {kid!r}: environment variable {text[4:]} is not set."
             )
+        # Platforms that take one-line variables store a PEM with literal "\n"
+        # sequences; a PEM never holds a backslash, so unescaping is safe.
+        if env_value.startswith("-----BEGIN ") and "\n" not in env_value:
+            env_value = env_value.replace("\\n", "\n")
         return env_value.encode()
     return text.encode()
 
@@ -201,7 +205,8 @@ def _check_key_type(kid: str, algorithm: str, public: Any) -> None:
 def _load_symmetric(
     kid: str, algorithm: str, entry: dict[str, Any], allow_symmetric: bool
 ) -> SigningKey:
-    if not allow_symmetric:
+    # "is True": a stray string such as "False" must not switch shared secrets on.
+    if allow_symmetric is not True:
         raise ConfigurationError(
             "symmetric",
             f"Key {kid!r}: {algorithm} needs {PREFIX}ALLOW_SYMMETRIC = True; "

@@ -8,6 +8,7 @@ token cannot choose how it is verified (``alg: none``, HS256-with-a-public-key).
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import re
 import secrets
@@ -147,6 +148,10 @@ def _check_claims(claims: dict[str, Any], kind: str) -> None:
         raise TokenInvalid("wrong_iss")
     if claims["aud"] != audience(kind):
         raise TokenInvalid("wrong_aud")
+    # The verifier enforces the lifetime too, not only the minter: shortening a
+    # TTL (after a leak, say) cuts the tokens already out there at once.
+    if claims["exp"] - claims["iat"] > ttl(kind).total_seconds():
+        raise TokenInvalid("lifetime_too_long")
 
 
 # PyJWT checks the signature only; _check_claims applies every claim rule, to
@@ -171,26 +176,38 @@ class _VerifiedCache:
     signature check is the costly part and its answer cannot change for the same
     bytes and key ring. The claims (expiry, audience, ...) and the revocation
     marks are still checked on every call. Entries drop out when the key ring
-    changes, so a removed key stops verifying at once.
+    changes, so a removed key stops verifying at once. Entries are keyed by a
+    SHA-256 of the token: the cache never holds a whole token.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self.entries: OrderedDict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = OrderedDict()
+        self.entries: OrderedDict[bytes, tuple[Any, dict[str, Any], dict[str, Any]]] = (
+            OrderedDict()
+        )
         self.lock = Lock()
 
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def __contains__(self, token: str) -> bool:
+        return self._key(token) in self.entries
+
     def get(self, token: str, ring: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        key = self._key(token)
         with self.lock:
-            entry = self.entries.get(token)
+            entry = self.entries.get(key)
             if entry is None or entry[0] is not ring:
                 return None
-            self.entries.move_to_end(token)
+            self.entries.move_to_end(key)
             return entry[1], entry[2]
 
     def put(self, token: str, ring: Any, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        key = self._key(token)
         with self.lock:
-            self.entries[token] = (ring, header, claims)
-            self.entries.move_to_end(token)
+            self.entries[key] = (ring, header, claims)
+            self.entries.move_to_end(key)
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
 

@@ -148,6 +148,18 @@ def test_unusable_signing_keys_are_e001(good, monkeypatch, keys):
     assert "jwt_email_keys generate" in error.hint
 
 
+def test_checks_never_echo_key_material(good):
+    # A PEM pasted where the list belongs: E002 and E001 say so without showing it.
+    pem = (KEY_DIR / "es256.pem").read_text()
+    good.JWT_EMAIL_SIGNING_KEYS = pem
+    messages = app_messages(deploy=True)
+    assert {"django_jwt_email.E001", "django_jwt_email.E002"} <= {m.id for m in messages}
+    body = pem.splitlines()[1]
+    for message in messages:
+        assert body[:16] not in f"{message.msg} {message.hint}"
+    assert "JWT_EMAIL_SIGNING_KEYS is a str;" in only("django_jwt_email.E002").msg
+
+
 def test_unreadable_key_file_is_named(good):
     good.JWT_EMAIL_SIGNING_KEYS = [{**ES256, "private_key": "file:/nonexistent/key.pem"}]
     assert "/nonexistent/key.pem" in only("django_jwt_email.E001").msg

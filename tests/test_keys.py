@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 from pathlib import Path
 
 import jwt
@@ -89,6 +90,35 @@ def test_load_key_from_env(monkeypatch):
         [{"kid": "a", "algorithm": "EdDSA", "private_key": "env:TEST_JWT_EMAIL_KEY"}]
     )
     assert ring.signing_key.algorithm == "EdDSA"
+
+
+def test_load_key_from_env_with_escaped_newlines(monkeypatch):
+    # One-line variables (some hosting platforms) hold the PEM with literal "\n".
+    monkeypatch.setenv("TEST_JWT_EMAIL_KEY", pem("es256").replace("\n", "\\n"))
+    assert "\n" not in os.environ["TEST_JWT_EMAIL_KEY"]
+    ring = load_keyring(
+        [{"kid": "a", "algorithm": "ES256", "private_key": "env:TEST_JWT_EMAIL_KEY"}]
+    )
+    assert ring.signing_key.kid == "a"
+
+
+def test_load_key_file_from_the_home_directory(monkeypatch, tmp_path):
+    (tmp_path / "key.pem").write_text(pem("es256"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_keyring([{"kid": "a", "algorithm": "ES256", "private_key": "file:~/key.pem"}])
+
+
+def test_errors_never_echo_key_material():
+    secret_pem = pem("es256")
+    body = secret_pem.splitlines()[1]
+    for bad in (
+        {"kid": "a", "algorithm": "ES384", "private_key": secret_pem},  # wrong curve
+        {"kid": "a", "algorithm": "ES256", "private_key": secret_pem[:-40]},  # truncated
+        {"kid": "a", "algorithm": "HS256", "private_key": body[:20]},  # short secret
+    ):
+        error = refusal([bad], allow_symmetric=True)
+        assert body[:20] not in error.detail
+        assert body[:20] not in str(error)
 
 
 def test_missing_key_file_names_the_path(tmp_path):
@@ -293,6 +323,12 @@ def test_symmetric_key_is_refused_unless_allowed(algorithm):
     error = refusal([{"kid": "k", "algorithm": algorithm, "private_key": SECRET_FILE}])
     assert error.reason == "symmetric"
     assert "JWT_EMAIL_ALLOW_SYMMETRIC" in error.detail
+
+
+@pytest.mark.parametrize("allow", ["False", "no", 1, None])
+def test_symmetric_key_needs_allow_symmetric_to_be_exactly_true(allow):
+    error = refusal([{"kid": "k", "algorithm": "HS256", "private_key": SECRET_FILE}], allow)
+    assert error.reason == "symmetric"
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])

@@ -336,9 +336,9 @@ def test_audience_list_is_refused():
 
 def test_expired_past_leeway_is_refused_within_leeway_accepted():
     now = int(time.time())
-    expired = forge(header(LOGIN), claims(LOGIN, iat=now - 700, nbf=now - 700, exp=now - 35))
+    expired = forge(header(LOGIN), claims(LOGIN, iat=now - 600, nbf=now - 600, exp=now - 35))
     assert refused(expired, LOGIN, TokenExpired) == "expired"
-    in_leeway = forge(header(LOGIN), claims(LOGIN, iat=now - 700, nbf=now - 700, exp=now - 25))
+    in_leeway = forge(header(LOGIN), claims(LOGIN, iat=now - 600, nbf=now - 600, exp=now - 25))
     assert tokens.decode(in_leeway, LOGIN)["exp"] == now - 25
 
 
@@ -365,6 +365,23 @@ def test_issued_in_the_future_is_refused():
     now = int(time.time())
     assert refused(forge(header(ACCESS), claims(ACCESS, iat=now + 120)), ACCESS) == "iat_in_future"
     assert tokens.decode(forge(header(ACCESS), claims(ACCESS, iat=now + 10)), ACCESS)
+
+
+@pytest.mark.parametrize(("kind", "seconds"), [(LOGIN, 600), (ACCESS, 300), (REFRESH, 14 * 86400)])
+def test_lifetime_longer_than_the_kinds_ttl_is_refused(kind, seconds):
+    # Signed with the real key: a minter bug or a stolen key cannot hand out
+    # tokens that outlive the configured lifetime.
+    now = int(time.time())
+    assert tokens.decode(forge(header(kind), claims(kind, exp=now + seconds)), kind)
+    too_long = forge(header(kind), claims(kind, exp=now + seconds + 1))
+    assert refused(too_long, kind) == "lifetime_too_long"
+
+
+def test_shortening_a_ttl_cuts_tokens_already_issued(settings):
+    minted = tokens.mint(LOGIN, subject="1")
+    tokens.decode(minted.token, LOGIN)  # cached, too
+    settings.JWT_EMAIL_LOGIN_TOKEN_TTL = timedelta(minutes=5)
+    assert refused(minted.token, LOGIN) == "lifetime_too_long"
 
 
 @pytest.mark.parametrize(
@@ -482,12 +499,12 @@ def test_non_canonical_base64_signature_is_refused():
 def test_cached_token_is_refused_once_expired(monkeypatch):
     minted = tokens.mint(ACCESS, subject="1", sid="s", scope="api")
     assert tokens.decode(minted.token, ACCESS)["sub"] == "1"
-    assert minted.token in tokens._verified.entries
+    assert minted.token in tokens._verified
     later = minted.claims["exp"] + 31
     monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: later))
     assert refused(minted.token, ACCESS, TokenExpired) == "expired"
     # Still in the cache: the claim rules ran on the cached payload.
-    assert minted.token in tokens._verified.entries
+    assert minted.token in tokens._verified
 
 
 def test_cached_token_is_still_checked_for_kind():
@@ -499,7 +516,7 @@ def test_cached_token_is_still_checked_for_kind():
 def test_cached_token_stops_verifying_when_its_key_is_removed(settings):
     minted = tokens.mint(ACCESS, subject="1", sid="s", scope="api")
     tokens.decode(minted.token, ACCESS)
-    assert minted.token in tokens._verified.entries
+    assert minted.token in tokens._verified
     settings.JWT_EMAIL_SIGNING_KEYS = [
         {"kid": "next", "algorithm": "EdDSA", "private_key": f"file:{KEY_DIR / 'ed25519.pem'}"}
     ]
@@ -519,8 +536,8 @@ def test_cached_token_stops_verifying_when_its_kid_names_another_key(settings):
 def test_refused_tokens_are_not_cached():
     forged = forge(header(ACCESS), claims(ACCESS), private("es256-other"))
     refused(forged, ACCESS)
-    assert forged not in tokens._verified.entries
-    assert tokens._verified.entries == {}
+    assert forged not in tokens._verified
+    assert len(tokens._verified.entries) == 0
 
 
 def test_cache_keeps_a_bounded_number_of_tokens(monkeypatch):
@@ -528,7 +545,21 @@ def test_cache_keeps_a_bounded_number_of_tokens(monkeypatch):
     minted = [tokens.mint(ACCESS, subject=str(n), sid="s", scope="api").token for n in range(5)]
     for token in minted:
         tokens.decode(token, ACCESS)
-    assert list(tokens._verified.entries) == minted[2:]
+    assert [token in tokens._verified for token in minted] == [False, False, True, True, True]
+    # Reading a token makes it the most recent: the next one in pushes out another.
+    tokens.decode(minted[2], ACCESS)
+    tokens.decode(tokens.mint(ACCESS, subject="9", sid="s", scope="api").token, ACCESS)
+    assert minted[2] in tokens._verified
+    assert minted[3] not in tokens._verified
+
+
+def test_cache_never_holds_a_whole_token():
+    minted = tokens.mint(ACCESS, subject="1", sid="s", scope="api")
+    tokens.decode(minted.token, ACCESS)
+    assert minted.token in tokens._verified
+    held = repr(list(tokens._verified.entries.items()))
+    assert minted.token not in held
+    assert minted.token.split(".")[2] not in held
 
 
 def test_expires_in_counts_seconds_from_now():

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
@@ -253,8 +254,10 @@ def posted_email(request: HttpRequest) -> str:
         else:
             data = request.POST
         value = data.get("email", "") if hasattr(data, "get") else ""
-    except (ValueError, RecursionError, RawPostDataException, RequestDataTooBig):
-        return ""  # the view answers 400 or 413 and sends nothing
+    except (ValueError, RecursionError, RawPostDataException, MultiPartParserError):
+        return ""  # the view answers 400 or 415 and sends nothing
+    except SuspiciousOperation:  # too big, too many fields: the view answers 400 or 413
+        return ""
     return value if isinstance(value, str) else ""
 
 

@@ -145,6 +145,12 @@ def test_request_with_bad_json_reaches_the_view_and_counts_by_ip(client, rates):
         (b'{"email": ["a@example.com"]}', "application/json"),
         (b"\xff\xfe", "application/json"),
         (b"email=a%40example.com", "text/plain"),
+        (b"email=a%40example.com", "multipart/form-data"),  # no boundary
+        (b"x" * 3_000_000, "application/json"),  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+        (  # over DATA_UPLOAD_MAX_NUMBER_FIELDS
+            b"&".join([b"a=1"] * 1001) + b"&email=a%40example.com",
+            "application/x-www-form-urlencoded",
+        ),
     ],
 )
 def test_request_email_is_empty_for_bodies_the_view_refuses(rf, body, content_type):

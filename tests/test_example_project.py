@@ -137,6 +137,18 @@ def test_request_with_a_bad_address_shows_the_form_again(example_site, client, m
     assert mailoutbox == []
 
 
+def test_signin_form_is_rate_limited_with_a_page_in_the_site_look(example_site, client):
+    example_site.JWT_EMAIL_RATE_LIMITS = {"request_email": "2/h"}
+    for _ in range(2):
+        assert submit(client, "/auth/request/", {"email": "bob@example.com"}).status_code == 202
+    response = submit(client, "/auth/request/", {"email": "bob@example.com"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    html = response.content.decode()
+    assert "Too many attempts" in html
+    assert "django-jwt-email example" in html  # the site's header, not the app's bare page
+
+
 def test_outbox_lists_the_sent_email_and_its_link_signs_in(file_outbox, browser):
     client = browser
     submit(client, "/auth/request/", {"email": "new@example.com"})

@@ -8,7 +8,6 @@ Outside DEBUG nothing secret has a default: ``DJANGO_SECRET_KEY`` and
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -87,16 +86,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The rate limits of the auth/ endpoints (by IP, by address, by failures).
+    "django_jwt_email.middleware.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-# The rate limits of the auth/ endpoints. Added only when the module exists, so
-# that the site runs on any checkout of the app while the middleware is built.
-if importlib.util.find_spec("django_jwt_email.middleware") is not None:
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-        "django_jwt_email.middleware.RateLimitMiddleware",
-    )
 
 ROOT_URLCONF = "site_config.urls"
 WSGI_APPLICATION = "site_config.wsgi.application"

@@ -84,7 +84,11 @@ def mint(
     now: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> Token:
-    """Sign a new token of ``kind`` with the first configured key."""
+    """Sign a new token of ``kind`` with the first configured key.
+
+    ``expires_at`` may only shorten the kind's TTL (a refresh family's absolute
+    lifetime): ``decode`` refuses a token that lives longer than its TTL.
+    """
     key = get_keyring().signing_key
     issued = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     expires = (expires_at or issued + ttl(kind)).replace(microsecond=0)

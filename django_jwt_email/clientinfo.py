@@ -3,7 +3,10 @@
 The IP honours django-ratelimit's ``RATELIMIT_IP_META_KEY`` so that the audit
 log and the rate limits agree on who the client is behind a proxy. Without
 that setting, ``REMOTE_ADDR`` is used and ``X-Forwarded-For`` is ignored: a
-client could put anything in it.
+client could put anything in it. With a header name such as
+``"HTTP_X_FORWARDED_FOR"``, the *last* entry is taken: the address your proxy
+saw, which it appends after whatever the client wrote. Behind more than one
+proxy, give the setting a callable that picks the right entry.
 """
 
 from __future__ import annotations
@@ -12,25 +15,36 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from .services import Client
 
 
 def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP address as configured (see the module docstring), or None."""
     meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None)
     if callable(meta_key):
         value = meta_key(request)
     elif isinstance(meta_key, str) and "." in meta_key:
-        from django.utils.module_loading import import_string
-
         value = import_string(meta_key)(request)
     elif isinstance(meta_key, str):
-        value = request.META.get(meta_key, "")
-        # X-Forwarded-For: "client, proxy1, proxy2"; the client is the first.
-        value = value.split(",")[0]
+        # "X-Forwarded-For: <what the client sent>, <what the proxy saw>": only
+        # the last entry was written by a proxy of ours; the first is the
+        # client's to choose, and trusting it would let anyone pick their IP.
+        value = request.META.get(meta_key, "").split(",")[-1]
     else:
         value = request.META.get("REMOTE_ADDR", "")
-    value = (value or "").strip()
+    return _parse_ip(str(value or ""))
+
+
+def _parse_ip(value: str) -> str | None:
+    """``value`` as a normalised IP address; some proxies add a port
+    ("203.0.113.9:51234", "[2001:db8::1]:443"). Anything else is None."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -38,4 +52,5 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def client_of(request: HttpRequest) -> Client:
+    """The IP and user agent of ``request``, as the audit log and emails show them."""
     return Client(ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:255])

@@ -465,6 +465,8 @@ def issue_pair(
         sid=sid,
         scope=" ".join(app_settings.ACCESS_TOKEN_SCOPES),
         now=refresh.issued_at,
+        # Nor does the last access token of a session outlive it.
+        expires_at=min(refresh.expires_at, refresh.issued_at + tokens.ttl(tokens.ACCESS)),
     )
     IssuedToken.objects.create(
         jti=refresh.jti,

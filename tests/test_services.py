@@ -1,0 +1,388 @@
+"""The flows of ``services``: account lookup, pair → refresh → revoke, and the
+database guarantees under concurrency (PostgreSQL)."""
+
+import threading
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from django_jwt_email import services, signals
+from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def claims_of(token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def bearer(access):
+    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+
+
+def refresh_with(api_client, refresh_token):
+    return api_client.post("/auth/token/refresh/", {"refresh": refresh_token}, format="json")
+
+
+@pytest.fixture
+def signal_calls():
+    """Collect (signal name, kwargs) of every signal sent during the test."""
+    calls = []
+    receivers = {}
+    for name in (
+        "token_issued",
+        "token_verified",
+        "token_rejected",
+        "token_refreshed",
+        "token_revoked",
+        "refresh_reuse_detected",
+    ):
+
+        def receiver(sender, _name=name, **kwargs):
+            calls.append((_name, kwargs))
+
+        receivers[name] = receiver
+        getattr(signals, name).connect(receiver)
+    yield calls
+    for name, receiver in receivers.items():
+        getattr(signals, name).disconnect(receiver)
+
+
+# --- find_user ----------------------------------------------------------------------
+
+
+def test_find_user_matches_case_insensitively(user):
+    assert services.find_user("ALICE@EXAMPLE.COM") == user
+
+
+def test_find_user_does_not_match_a_dotless_i(user_factory):
+    user_factory("mike@example.org")
+    assert services.find_user("m\u0131ke@example.org") is None
+
+
+def test_find_user_refuses_to_guess_between_case_variants(user_factory):
+    user_factory("bob@example.com")
+    user_factory("Bob@example.com")
+    assert services.find_user("BOB@example.com") is None
+    assert services.find_user("Bob@example.com").email == "Bob@example.com"
+
+
+# --- pair → refresh ---------------------------------------------------------------
+
+
+def test_refresh_rotates_into_a_new_pair_of_the_same_session(pair, api_client):
+    response = refresh_with(api_client, pair["refresh"])
+    assert response.status_code == 200
+    rotated = response.json()
+    assert rotated["refresh"] != pair["refresh"]
+    assert rotated["access"] != pair["access"]
+    old, new = claims_of(pair["refresh"]), claims_of(rotated["refresh"])
+    assert new["sid"] == old["sid"] == claims_of(rotated["access"])["sid"]
+    assert new["exp"] <= old["exp"]
+    assert api_client.get("/api/pk/", **bearer(rotated["access"])).status_code == 200
+
+
+def test_refresh_never_extends_the_sessions_absolute_lifetime(
+    user, request_link, api_client, settings
+):
+    settings.JWT_EMAIL_REFRESH_TOKEN_TTL = timedelta(minutes=2)
+    first = api_client.post("/auth/token/", {"token": request_link(user.email)}, format="json")
+    current = first.json()
+    for _ in range(3):
+        current = refresh_with(api_client, current["refresh"]).json()
+        assert claims_of(current["refresh"])["exp"] == claims_of(first.json()["refresh"])["exp"]
+        # Nor does an access token outlive the session.
+        assert claims_of(current["access"])["exp"] <= claims_of(current["refresh"])["exp"]
+    assert current["refresh_expires_in"] <= 120
+
+
+def test_each_refresh_token_works_once(pair, api_client):
+    assert refresh_with(api_client, pair["refresh"]).status_code == 200
+    again = refresh_with(api_client, pair["refresh"])
+    assert again.status_code == 400
+    assert again.json()["code"] == "token_used"
+
+
+def test_refresh_reuse_revokes_the_whole_family(pair, api_client, signal_calls):
+    rotated = refresh_with(api_client, pair["refresh"]).json()
+    newest = refresh_with(api_client, rotated["refresh"]).json()
+    sid = claims_of(pair["refresh"])["sid"]
+
+    reuse = refresh_with(api_client, pair["refresh"])  # a stolen copy of the first
+
+    assert reuse.status_code == 400
+    assert reuse.json()["code"] == "token_used"
+    assert refresh_with(api_client, newest["refresh"]).json()["code"] == "token_revoked"
+    for access in (pair["access"], rotated["access"], newest["access"]):
+        response = api_client.get("/api/pk/", **bearer(access))
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_revoked"
+    assert TokenEvent.objects.filter(event="refresh_reuse", reason="reuse").count() == 1
+    assert RevokedToken.objects.get(jti=sid).reason == "refresh_reuse"
+    assert not IssuedToken.objects.filter(sid=sid, revoked_at=None).exists()
+    reuse_signals = [kw for name, kw in signal_calls if name == "refresh_reuse_detected"]
+    assert len(reuse_signals) == 1
+    assert reuse_signals[0]["jti"] == claims_of(pair["refresh"])["jti"]
+
+
+def test_refresh_reuse_leaves_other_sessions_alone(user, request_link, api_client, pair):
+    other = api_client.post(
+        "/auth/token/", {"token": request_link(user.email)}, format="json"
+    ).json()
+    refresh_with(api_client, pair["refresh"])
+    refresh_with(api_client, pair["refresh"])
+    assert api_client.get("/api/pk/", **bearer(other["access"])).status_code == 200
+    assert refresh_with(api_client, other["refresh"]).status_code == 200
+
+
+def test_access_token_is_refused_at_refresh(pair, api_client):
+    response = refresh_with(api_client, pair["access"])
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_token"
+    assert TokenEvent.objects.filter(event="rejected", reason="wrong_typ").exists()
+
+
+def test_login_token_is_refused_at_refresh(user, request_link, api_client):
+    response = refresh_with(api_client, request_link(user.email))
+    assert response.json()["code"] == "invalid_token"
+
+
+def test_refresh_of_a_deactivated_user_is_refused(user, pair, api_client):
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    response = refresh_with(api_client, pair["refresh"])
+    assert response.status_code == 400
+    assert response.json()["code"] == "token_revoked"
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+
+
+def test_expired_refresh_token_is_refused(user, request_link, api_client, settings):
+    settings.JWT_EMAIL_REFRESH_TOKEN_TTL = timedelta(minutes=-5)
+    expired = api_client.post(
+        "/auth/token/", {"token": request_link(user.email)}, format="json"
+    ).json()["refresh"]
+    response = refresh_with(api_client, expired)
+    assert response.json()["code"] == "token_expired"
+
+
+def test_refresh_records_refreshed_and_sends_its_signal(pair, api_client, signal_calls):
+    refresh_with(api_client, pair["refresh"])
+    assert TokenEvent.objects.filter(event="refreshed").count() == 1
+    assert [name for name, _ in signal_calls] == ["token_refreshed"]
+
+
+# --- revoke --------------------------------------------------------------------------
+
+
+def test_revoke_endpoint_kills_the_session_of_a_refresh_token(pair, api_client):
+    response = api_client.post("/auth/token/revoke/", {"token": pair["refresh"]}, format="json")
+    assert response.status_code == 200
+    assert refresh_with(api_client, pair["refresh"]).json()["code"] == "token_revoked"
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+
+
+def test_revoke_endpoint_kills_the_session_of_an_access_token(pair, api_client):
+    api_client.post("/auth/token/revoke/", {"token": pair["access"]}, format="json")
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+    assert refresh_with(api_client, pair["refresh"]).json()["code"] == "token_revoked"
+
+
+def test_revoke_endpoint_revokes_a_login_link(user, request_link, api_client):
+    token = request_link(user.email)
+    api_client.post("/auth/token/revoke/", {"token": token}, format="json")
+    assert IssuedToken.objects.get().revoke_reason == "client_revoked"
+    assert RevokedToken.objects.get().kind == "login"
+
+
+def test_revoke_endpoint_records_nothing_for_garbage(api_client):
+    api_client.post("/auth/token/revoke/", {"token": "garbage"}, format="json")
+    assert not RevokedToken.objects.exists()
+    assert not TokenEvent.objects.filter(event="revoked").exists()
+
+
+def test_revoke_takes_effect_on_the_very_next_request(pair, api_client):
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 200
+    api_client.post("/auth/logout/", **bearer(pair["access"]))
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+
+
+def test_logout_records_revoked_and_sends_its_signal(pair, api_client, signal_calls):
+    api_client.post("/auth/logout/", **bearer(pair["access"]))
+    sid = claims_of(pair["access"])["sid"]
+    assert TokenEvent.objects.get(event="revoked").jti == sid
+    assert TokenEvent.objects.get(event="revoked").reason == "logout"
+    assert [name for name, _ in signal_calls] == ["token_revoked"]
+
+
+def test_logout_all_twice_records_each_session_once(user, pair, api_client):
+    services.logout_all(user)
+    services.logout_all(user)
+    assert TokenEvent.objects.filter(event="revoked").count() == 1
+
+
+def test_revoke_issued_revokes_a_refresh_token_with_its_session(pair, api_client):
+    row = IssuedToken.objects.get(kind="refresh")
+    assert services.revoke_issued([row], reason="admin") == 1
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+
+
+def test_revoke_issued_skips_what_is_already_revoked(user, request_link):
+    request_link(user.email)
+    rows = IssuedToken.objects.all()
+    assert services.revoke_issued(rows, reason="admin") == 1
+    assert services.revoke_issued(IssuedToken.objects.all(), reason="admin") == 0
+
+
+def test_check_login_consumes_nothing_and_records_nothing(user, request_link):
+    token = request_link(user.email)
+    before = TokenEvent.objects.count()
+    assert services.check_login(token).used_at is None
+    assert TokenEvent.objects.count() == before
+
+
+def test_sign_up_refused_when_the_account_cannot_be_created(settings, api_client, mailoutbox):
+    """An address too long for the username column of the default User model."""
+    settings.JWT_EMAIL_CREATE_USERS = True
+    address = "a" * 140 + "@example.com"  # 152 characters; username holds 150
+    api_client.post("/auth/request/", {"email": address}, format="json")
+    from tests.conftest import token_of
+
+    response = api_client.post("/auth/token/", {"token": token_of(mailoutbox[0])}, format="json")
+    if connection.vendor == "sqlite":  # SQLite does not enforce VARCHAR lengths
+        assert response.status_code == 200
+    else:
+        assert response.json()["code"] == "invalid_token"
+        assert TokenEvent.objects.filter(reason="signup_failed").exists()
+
+
+# --- concurrency, for real, on PostgreSQL -----------------------------------------
+
+
+def run_at_once(count, action):
+    """Run ``action()`` in ``count`` threads released together; their results."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def worker(index):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = action()
+        except Exception as exc:  # a crash must fail the test, not hang it
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.fixture
+def postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
+        )
+
+
+def post_json(url, body):
+    response = APIClient().post(url, body, format="json")
+    return response.status_code, response.json()
+
+
+def refresh_json(refresh_token):
+    return post_json("/auth/token/refresh/", {"refresh": refresh_token})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_redemptions_of_one_link_sign_in_once(
+    postgres, user_factory, request_link
+):
+    user = user_factory("alice@example.com")
+    token = request_link(user.email)
+
+    results = run_at_once(20, lambda: post_json("/auth/token/", {"token": token}))
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [400] * 19
+    assert {body["code"] for status, body in results if status == 400} == {"token_used"}
+    assert IssuedToken.objects.filter(kind="refresh").count() == 1
+    assert TokenEvent.objects.filter(event="verified").count() == 1
+    assert TokenEvent.objects.filter(event="rejected", reason="used").count() == 19
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_refreshes_succeed_once_and_count_as_reuse(
+    postgres, user_factory, request_link
+):
+    """Design: the loser presented a refresh token that was used meanwhile, which is
+    indistinguishable from a stolen copy. So it gets token_used and the whole family
+    is revoked — including the pair the winner just received. A client must send
+    one refresh at a time."""
+    user = user_factory("alice@example.com")
+    pair = (
+        APIClient().post("/auth/token/", {"token": request_link(user.email)}, format="json").json()
+    )
+
+    results = run_at_once(
+        2, lambda: post_json("/auth/token/refresh/", {"refresh": pair["refresh"]})
+    )
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    winners = [body for status, body in results if status == 200]
+    losers = [body for status, body in results if status == 400]
+    assert len(winners) == 1 and len(losers) == 1
+    assert losers[0]["code"] == "token_used"
+    assert TokenEvent.objects.filter(event="refresh_reuse").count() == 1
+    won = winners[0]
+    assert post_json("/auth/token/refresh/", {"refresh": won["refresh"]})[1]["code"] == (
+        "token_revoked"
+    )
+    assert APIClient().get("/api/pk/", **bearer(won["access"])).status_code == 401
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_refreshes_succeed_once(postgres, user_factory, request_link):
+    user = user_factory("alice@example.com")
+    pair = (
+        APIClient().post("/auth/token/", {"token": request_link(user.email)}, format="json").json()
+    )
+
+    results = run_at_once(10, lambda: refresh_json(pair["refresh"]))
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(status for status, _ in results) == [200] + [400] * 9
+    # The first loser detects the reuse and revokes the family; the later ones may
+    # find it revoked already.
+    codes = [body["code"] for status, body in results if status == 400]
+    assert "token_used" in codes
+    assert set(codes) <= {"token_used", "token_revoked"}
+    sid = claims_of(pair["refresh"])["sid"]
+    assert not IssuedToken.objects.filter(sid=sid, revoked_at=None).exists()
+    assert RevokedToken.objects.filter(jti=sid).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_case_insensitive_lookup_on_postgres_still_refuses_a_dotless_i(
+    postgres, user_factory, api_client, mailoutbox, settings
+):
+    """On PostgreSQL, UPPER of a dotless i is I: iexact matches, and the Unicode check
+    (and the sign-up look-alike check) must still keep the typed address out."""
+    settings.JWT_EMAIL_CREATE_USERS = True
+    user_factory("mike@example.org")
+    api_client.post("/auth/request/", {"email": "m\u0131ke@example.org"}, format="json")
+    assert mailoutbox == []
+    assert not IssuedToken.objects.exists()
+    assert timezone.now()  # the request itself went through

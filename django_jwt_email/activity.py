@@ -36,7 +36,7 @@ class Frame:
     width: int = 760
     height: int = 300
     left: int = 56
-    right: int = 744
+    right: int = 728
     top: int = 16
     baseline: int = 248
 
@@ -115,7 +115,7 @@ def _lay_out(report: ActivityReport) -> None:
     frame, days = report.frame, len(report.days)
     peak = max((max(s.counts) for s in report.series), default=0)
     step = tick_step(peak)
-    top_value = step * max(1, math.ceil(peak / step))
+    top_value = step * max(2, math.ceil(peak / step))
 
     def x(n: int) -> float:
         return round(frame.left + n * (frame.right - frame.left) / max(1, days - 1), 1)
@@ -125,15 +125,17 @@ def _lay_out(report: ActivityReport) -> None:
 
     for series in report.series:
         series.points = [(x(n), y(count)) for n, count in enumerate(series.counts)]
+        # Markers (with a tooltip) on the days that had any: zeros would hide each other.
         series.markers = [
             (px, py, f"{formats.date_format(day, 'M j')}: {count} {series.label}")
             for (px, py), day, count in zip(series.points, report.days, series.counts, strict=True)
+            if count
         ]
     report.y_ticks = [(y(value), value) for value in range(0, top_value + 1, step)]
+    # A label a week apart, counted back from today, so that the last day has one.
     report.x_ticks = [
-        (x(n), formats.date_format(report.days[n], "M j"))
-        for n in sorted({*range(0, days, 7), days - 1})
-    ]
+        (x(n), formats.date_format(report.days[n], "M j")) for n in range(days - 1, -1, -7)
+    ][::-1]
 
 
 def tick_step(peak: int) -> int:

@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -88,6 +88,11 @@ def _estimated_rows(queryset: Any) -> int | None:
         row = cursor.fetchone()
     # -1: never analysed (PostgreSQL 14+), so no estimate yet.
     return int(row[0]) if row and row[0] >= 0 else None
+
+
+def to_the_second(value: datetime) -> str:
+    """A time as an audit trail needs it: local, to the second, sortable."""
+    return formats.date_format(timezone.localtime(value), "Y-m-d H:i:s")
 
 
 class LargeTableAdmin(admin.ModelAdmin):
@@ -160,7 +165,7 @@ class RevokeForm(forms.Form):
 class IssuedTokenAdmin(LargeTableAdmin):
     """Every login link and refresh token minted. Read-only; revoking is the one action."""
 
-    list_display = ["short_jti", "user_column", "kind", "status", "issued_at", "expires_at", "ip"]
+    list_display = ["short_jti", "user_column", "kind", "status", "issued", "expires", "ip"]
     list_filter = ["kind", StatusFilter, "issued_at"]
     list_select_related = ["user"]
     date_hierarchy = "issued_at"
@@ -197,6 +202,14 @@ class IssuedTokenAdmin(LargeTableAdmin):
     @admin.display(description=_("status"))
     def status(self, row: IssuedToken) -> str:
         return str(_(row.status))
+
+    @admin.display(description=_("issued"), ordering="issued_at")
+    def issued(self, row: IssuedToken) -> str:
+        return to_the_second(row.issued_at)
+
+    @admin.display(description=_("expires"), ordering="expires_at")
+    def expires(self, row: IssuedToken) -> str:
+        return to_the_second(row.expires_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -252,10 +265,14 @@ class IssuedTokenAdmin(LargeTableAdmin):
 class RevokedTokenAdmin(LargeTableAdmin):
     """Who revoked what, why and when. Read-only: entries are written by revoking."""
 
-    list_display = ["jti", "kind", "user", "reason", "revoked_by", "revoked_at", "expires_at"]
+    list_display = ["jti", "kind", "user", "reason", "revoked_by", "revoked", "expires_at"]
     list_filter = ["kind", "revoked_at"]
     list_select_related = ["user", "revoked_by"]
     date_hierarchy = "revoked_at"
+
+    @admin.display(description=_("revoked at"), ordering="revoked_at")
+    def revoked(self, row: RevokedToken) -> str:
+        return to_the_second(row.revoked_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -300,11 +317,15 @@ class _Echo:
 class TokenEventAdmin(LargeTableAdmin):
     """The audit log: read-only for everyone, with a CSV export and the activity page."""
 
-    list_display = ["created_at", "event", "reason", "user", "ip", "jti"]
+    list_display = ["time", "event", "reason", "user", "ip", "jti"]
     list_filter = ["event", ReasonFilter]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     actions = ["export_csv"]
+
+    @admin.display(description=_("time"), ordering="created_at")
+    def time(self, row: TokenEvent) -> str:
+        return to_the_second(row.created_at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

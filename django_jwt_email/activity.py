@@ -21,11 +21,11 @@ Event = TokenEvent.Event
 
 # The charted events: Okabe-Ito colours (safe for colour-blind readers) and a
 # dash pattern each, so that no series is told apart by colour alone.
-SERIES = [
-    (Event.ISSUED, _("issued"), "#0072B2", ""),
-    (Event.VERIFIED, _("verified"), "#009E73", "7 3"),
-    (Event.REJECTED, _("rejected"), "#D55E00", "2 3"),
-    (Event.RATE_LIMITED, _("rate limited"), "#CC79A7", "9 3 2 3"),
+SERIES: list[tuple[str, Any, str, str]] = [
+    (str(Event.ISSUED), _("issued"), "#0072B2", ""),
+    (str(Event.VERIFIED), _("verified"), "#009E73", "7 3"),
+    (str(Event.REJECTED), _("rejected"), "#D55E00", "2 3"),
+    (str(Event.RATE_LIMITED), _("rate limited"), "#CC79A7", "9 3 2 3"),
 ]
 
 

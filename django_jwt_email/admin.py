@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import formats, timezone
+from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -161,6 +162,25 @@ class RevokeForm(forms.Form):
     )
 
 
+# The keyed hashes (address, code, browser) mean nothing to a reader.
+ISSUED_FIELDS = (
+    "jti",
+    "kind",
+    "user",
+    "signup_email",
+    "sid",
+    "issued_at",
+    "expires_at",
+    "used_at",
+    "revoked_at",
+    "revoke_reason",
+    "ip",
+    "user_agent",
+    "next_url",
+    "code_attempts",
+)
+
+
 @admin.register(IssuedToken)
 class IssuedTokenAdmin(LargeTableAdmin):
     """Every login link and refresh token minted. Read-only; revoking is the one action."""
@@ -170,24 +190,8 @@ class IssuedTokenAdmin(LargeTableAdmin):
     list_select_related = ["user"]
     date_hierarchy = "issued_at"
     actions = ["revoke_selected"]
-    # The keyed hashes (address, code, browser) mean nothing to a reader.
-    fields = [
-        "jti",
-        "kind",
-        "user",
-        "signup_email",
-        "sid",
-        "issued_at",
-        "expires_at",
-        "used_at",
-        "revoked_at",
-        "revoke_reason",
-        "ip",
-        "user_agent",
-        "next_url",
-        "code_attempts",
-    ]
-    readonly_fields = fields
+    fields = ISSUED_FIELDS
+    readonly_fields = ISSUED_FIELDS
 
     @admin.display(description=_("jti"), ordering="jti")
     def short_jti(self, row: IssuedToken) -> str:
@@ -340,7 +344,9 @@ class TokenEventAdmin(LargeTableAdmin):
     CSV_HEADER = ["time", "event", "reason", "jti", "user_id", "user_email", "ip", "user_agent"]
 
     @admin.action(description=_("Export selected as CSV"), permissions=["view"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[TokenEvent]) -> HttpResponse:
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[TokenEvent]
+    ) -> StreamingHttpResponse:
         """Stream the rows (any number, in constant memory) as CSV."""
         email = f"user__{get_user_model().get_email_field_name()}"
         rows = queryset.order_by("-created_at", "-pk").values_list(
@@ -356,7 +362,8 @@ class TokenEventAdmin(LargeTableAdmin):
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         filename = f"token-events-{timezone.now():%Y%m%d-%H%M%S}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return no_store(response)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name

@@ -1,0 +1,32 @@
+"""The Celery app of the ``celery`` tests: a real Redis broker (``REDIS_URL`` or
+``redis://127.0.0.1:6379/0``), every key under one prefix per run so that runs
+(and other users of the same Redis) never see each other's queues.
+
+A site does the same in its own ``celery.py``; the app's task is a
+``shared_task``, so it binds to whichever app is current.
+"""
+
+import os
+import uuid
+
+from celery import Celery
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+KEY_PREFIX = f"jwt-email-celery-test-{uuid.uuid4().hex}:"
+
+
+def make_app() -> Celery:
+    app = Celery("tests.testapp", set_as_current=True)
+    app.conf.update(
+        broker_url=REDIS_URL,
+        broker_transport_options={"global_keyprefix": KEY_PREFIX},
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=1,
+        task_ignore_result=True,
+        result_backend=None,
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    app.set_default()
+    return app

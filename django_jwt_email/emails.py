@@ -22,6 +22,8 @@ from .exceptions import ConfigurationError
 
 
 def link_base_url() -> str:
+    """LINK_BASE_URL without its trailing slash; ConfigurationError if it is not an
+    absolute http(s) URL, or not https without DEBUG."""
     base: str = (app_settings.LINK_BASE_URL or "").rstrip("/")
     scheme = urlsplit(base).scheme
     if not base or scheme not in ("http", "https") or not urlsplit(base).netloc:
@@ -39,8 +41,46 @@ def build_link(token: str) -> str:
     return f"{link_base_url()}{path}?{urlencode({'token': token})}"
 
 
+# (marker in the User-Agent, name), most specific first: Edge and Opera say
+# "Chrome" too, and Chrome says "Safari".
+BROWSERS = [
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("CriOS/", "Chrome"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+]
+SYSTEMS = [
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+]
+
+
+def describe_browser(user_agent: str) -> str:
+    """A short human name for a User-Agent, "Firefox on Linux", or "" if unknown.
+
+    Shown in the email so the owner can tell whether the request was theirs; it is
+    the client's own claim, so it only ever informs, never decides anything.
+    """
+    browser = next((name for mark, name in BROWSERS if mark in user_agent), "")
+    system = next((name for mark, name in SYSTEMS if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system
+
+
 @dataclass(frozen=True)
 class LoginEmail:
+    """What the sign-in email says; ``context()`` is the templates' context."""
+
     to: str
     link: str
     code: str
@@ -54,6 +94,7 @@ class LoginEmail:
     def context(self) -> dict[str, Any]:
         return {
             "link": self.link,
+            "browser": describe_browser(self.user_agent),
             "code": self.code,
             "expires_at": self.expires_at,
             "expires_minutes": self.expires_minutes,

@@ -1,0 +1,65 @@
+"""Deactivating or deleting a user revokes their tokens (the signal receivers)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import serializers
+from django.db import connection
+
+from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def bearer(access):
+    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+
+
+def test_deactivating_a_user_revokes_sessions_and_pending_links(
+    user, pair, request_link, api_client
+):
+    pending = request_link(user.email)
+    user.is_active = False
+    user.save()
+    assert RevokedToken.objects.get(kind="session").reason == "user_inactive"
+    assert not IssuedToken.objects.active().exists()
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+    assert api_client.post("/auth/token/", {"token": pending}, format="json").status_code == 400
+
+
+def test_saving_an_active_user_revokes_nothing(user, pair, api_client):
+    user.first_name = "Alice"
+    user.save()
+    assert not RevokedToken.objects.exists()
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 200
+
+
+def test_saving_an_inactive_user_again_records_nothing_new(user, pair):
+    user.is_active = False
+    user.save()
+    before = TokenEvent.objects.filter(event="revoked").count()
+    user.last_name = "Smith"
+    user.save()
+    assert TokenEvent.objects.filter(event="revoked").count() == before == 1
+
+
+def test_deleting_a_user_revokes_their_access_tokens(user, pair, api_client):
+    pk = user.pk
+    user.delete()
+    response = api_client.get("/api/pk/", **bearer(pair["access"]))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    # The denylist outlives the user, without a dangling reference to them.
+    assert RevokedToken.objects.get(kind="session").reason == "user_deleted"
+    assert not RevokedToken.objects.filter(user_id=pk).exists()
+    assert not TokenEvent.objects.filter(user_id=pk).exists()
+    assert not IssuedToken.objects.exists()
+    connection.check_constraints()
+
+
+def test_loading_a_fixture_of_an_inactive_user_revokes_nothing(user, pair, api_client):
+    user.is_active = False
+    data = serializers.serialize("json", [user])
+    for obj in serializers.deserialize("json", data):
+        obj.save()  # raw save, as loaddata does
+    assert not RevokedToken.objects.exists()
+    assert get_user_model().objects.get().is_active is False

@@ -191,6 +191,8 @@ class TokenEvent(models.Model):
             models.Index(fields=["event", "created_at"], name="jwt_email_event_kind"),
             models.Index(fields=["jti"], name="jwt_email_event_jti"),
             models.Index(fields=["ip"], name="jwt_email_event_ip"),
+            # The admin's "by reason" filter, newest first.
+            models.Index(fields=["reason", "created_at"], name="jwt_email_event_reason"),
         ]
 
     def __str__(self) -> str:

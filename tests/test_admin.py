@@ -197,6 +197,37 @@ def test_list_never_counts_the_unfiltered_table_twice(admin_client, user):
     assert len(counts) == 1  # the filtered count; no full_result_count
 
 
+def hierarchy(response):
+    """(back title, [choice titles]) of the date hierarchy on a changelist page."""
+    links = response.context["cl"].date_links()
+    return (links["back"] or {}).get("title"), [c["title"] for c in links["choices"]]
+
+
+def test_date_hierarchy_without_reading_every_date(admin_client):
+    def at(y, m, d):
+        return timezone.make_aware(datetime(y, m, d, 12))
+
+    for when in [at(2024, 11, 5), at(2025, 2, 3), at(2025, 4, 9), at(2025, 4, 20)]:
+        event("issued", at=when)
+    with CaptureQueriesContext(connection) as queries:
+        top = admin_client.get(EVENTS)
+    assert not any("DISTINCT" in q["sql"].upper() for q in queries.captured_queries)
+    assert hierarchy(top) == (None, ["2024", "2025"])
+    assert b"?created_at__year=2025" in top.content
+    year = admin_client.get(EVENTS, {"created_at__year": "2025"})
+    assert hierarchy(year) == ("All dates", ["February 2025", "March 2025", "April 2025"])
+    month = admin_client.get(EVENTS, {"created_at__year": "2025", "created_at__month": "4"})
+    assert hierarchy(month)[1][0] == "April 9" and hierarchy(month)[1][-1] == "April 20"
+    assert len(shown(month)) == 2
+    day = {"created_at__year": "2025", "created_at__month": "4", "created_at__day": "9"}
+    assert hierarchy(admin_client.get(EVENTS, day)) == ("April 2025", ["April 9"])
+    assert len(shown(admin_client.get(EVENTS, day))) == 1
+    # One year of rows only: the hierarchy opens on its months, as Django's does.
+    TokenEvent.objects.filter(created_at__year=2024).delete()
+    assert hierarchy(admin_client.get(EVENTS))[1] == ["February 2025", "March 2025", "April 2025"]
+    assert hierarchy(admin_client.get(EVENTS, {"event": "verified"})) == (None, [])
+
+
 # --- revoke ---------------------------------------------------------------------
 
 

@@ -1,13 +1,13 @@
 """The flows: request → issue → send → verify → sign in / pair → refresh → revoke.
 
-This is the only module where tokens, models, the audit log and email meet.
-Views, admin actions, commands and tasks call these functions and nothing below
-them. Every refusal is recorded through ``audit.record`` before it is raised.
+This is the only module where tokens, models, the audit log and email meet
+(which account an address names is the question of ``accounts``). Views, admin
+actions, commands and tasks call these functions and nothing below them. Every
+refusal is recorded through ``audit.record`` before it is raised.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,14 +16,15 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.db import DataError, IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.contrib.auth.base_user import BaseUserManager
+from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
 from . import audit, codes, emails, revocation, tokens
+from .accounts import email_of, find_user, get_or_create_account, lookalike_exists
 from .conf import app_settings
 from .exceptions import (
     BrowserMismatch,
@@ -118,7 +119,7 @@ def _may_receive_link(user: Any, email: str, *, staff_only: bool) -> bool:
     # No sign-up for an address that only differs from an existing account's by
     # case or a Unicode trick (dotless i for i): it would open a look-alike
     # account, and the owner of "mike" never asked for it.
-    return not _lookalike_exists(email)
+    return not lookalike_exists(email)
 
 
 def issue_login(
@@ -173,47 +174,6 @@ def send_login(
         return False
     _record(Event.EMAIL_SENT, client, jti=token.jti, user=user)
     return True
-
-
-def find_user(email: str) -> AbstractBaseUser | None:
-    """The one account whose email matches ``email`` case-insensitively, or None."""
-    user_model = get_user_model()
-    field = user_model.get_email_field_name()
-    candidates = [
-        user
-        for user in user_model._default_manager.filter(**{f"{field}__iexact": email})[:10]
-        # The database's case folding may differ from Unicode's (dotless i, ß):
-        # confirm with Python's, as Django's password reset does.
-        if _fold(email_of(user)) == _fold(email)
-    ]
-    if len(candidates) > 1:
-        exact = [user for user in candidates if email_of(user) == email]
-        candidates = exact
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _fold(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).casefold()
-
-
-# The dotted and dotless Turkish i: a database's UPPER/LOWER maps them onto ASCII
-# letters although casefold() keeps them apart (CVE-2019-19844).
-_LOOKALIKES = str.maketrans({"\u0131": "i", "\u0130": "I"})
-
-
-def _lookalike_exists(email: str) -> bool:
-    """Whether an account's address equals ``email`` up to case or a Unicode trick."""
-    user_model = get_user_model()
-    field = user_model.get_email_field_name()
-    skeleton = _fold(email.translate(_LOOKALIKES))
-    lookup = f"{field}__iexact"
-    return user_model._default_manager.filter(
-        Q(**{lookup: email}) | Q(**{lookup: skeleton})
-    ).exists()
-
-
-def email_of(user: Any) -> str:
-    return getattr(user, user.get_email_field_name()) or ""
 
 
 # --- verify → sign in / pair -------------------------------------------------------
@@ -411,27 +371,10 @@ def _why_not_active(row: IssuedToken, now: datetime) -> TokenError:
 
 def _create_user(row: IssuedToken) -> Any:
     """The account of a redeemed sign-up link (created only now, never on request)."""
-    address = row.signup_email
-    user = find_user(address)
-    if user is None:
-        try:
-            with transaction.atomic():
-                user = _new_account(address)
-        # Created meanwhile by another link of the same address, or an address
-        # the user model cannot hold (a username column shorter than 254).
-        except (IntegrityError, DataError):
-            user = find_user(address)
+    user = get_or_create_account(row.signup_email)
     if user is None:
         raise _context(TokenInvalid("signup_failed"), row)
     return user
-
-
-def _new_account(address: str) -> Any:
-    user_model = get_user_model()
-    fields = {user_model.get_email_field_name(): address}
-    if user_model.USERNAME_FIELD != user_model.get_email_field_name():
-        fields[user_model.USERNAME_FIELD] = address
-    return user_model._default_manager.create_user(**fields)
 
 
 # --- pair ----------------------------------------------------------------------

@@ -53,25 +53,6 @@ def signal_calls():
         getattr(signals, name).disconnect(receiver)
 
 
-# --- find_user ----------------------------------------------------------------------
-
-
-def test_find_user_matches_case_insensitively(user):
-    assert services.find_user("ALICE@EXAMPLE.COM") == user
-
-
-def test_find_user_does_not_match_a_dotless_i(user_factory):
-    user_factory("mike@example.org")
-    assert services.find_user("m\u0131ke@example.org") is None
-
-
-def test_find_user_refuses_to_guess_between_case_variants(user_factory):
-    user_factory("bob@example.com")
-    user_factory("Bob@example.com")
-    assert services.find_user("BOB@example.com") is None
-    assert services.find_user("Bob@example.com").email == "Bob@example.com"
-
-
 # --- pair → refresh ---------------------------------------------------------------
 
 

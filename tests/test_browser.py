@@ -80,13 +80,13 @@ def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30) -> No
     raise RuntimeError(f"the example site did not answer at {url}")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[str]:
-    """The example site on a free port, with a staff user; its base URL."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    home = tmp_path_factory.mktemp("example_site")
+@pytest.fixture
+def site(tmp_path) -> Iterator[str]:
+    """A fresh example site on a free port, with a staff user; its base URL.
+
+    One per test, so that each test sees only its own audit events.
+    """
+    home = tmp_path
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -126,7 +126,10 @@ def site(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(site):
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -171,7 +174,7 @@ def press_sign_in(page) -> None:
         pytest.xfail(CSRF_NULL_ORIGIN)
 
 
-def test_sign_in_by_link_then_read_the_audit_log_as_staff(site, page):
+def test_sign_in_by_link_then_read_the_audit_log_as_staff(page, site):
     from playwright.sync_api import expect
 
     page.goto(f"{site}/signin/")
@@ -207,7 +210,7 @@ def test_sign_in_by_link_then_read_the_audit_log_as_staff(site, page):
     shot(page, "activity")
 
 
-def test_staff_signs_in_to_the_admin_by_emailed_link(site, page):
+def test_staff_signs_in_to_the_admin_by_emailed_link(page, site):
     from playwright.sync_api import expect
 
     page.goto(f"{site}/admin/")

@@ -21,6 +21,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_protect
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.fields import DictField, ListField
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
@@ -35,7 +36,47 @@ from .conf import app_settings
 from .exceptions import BrowserMismatch, CodeInvalid, ConfigurationError, TokenError
 from .keys import public_jwks
 
+
+def _described_by_spectacular() -> bool:
+    """Whether the site builds its OpenAPI schema with drf-spectacular (optional).
+
+    ``extend_schema`` bakes the site's DEFAULT_SCHEMA_CLASS into each view when
+    it is applied; under DRF's own AutoSchema that class breaks DRF's schema
+    generation, so the views are described only for drf-spectacular.
+    """
+    try:
+        from drf_spectacular.openapi import AutoSchema
+    except ImportError:
+        return False
+    from rest_framework.settings import api_settings
+
+    schema_class = api_settings.DEFAULT_SCHEMA_CLASS
+    return isinstance(schema_class, type) and issubclass(schema_class, AutoSchema)
+
+
+if _described_by_spectacular():
+    from drf_spectacular.utils import extend_schema, inline_serializer
+else:  # without drf-spectacular the decorators change nothing
+
+    def extend_schema(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        return lambda function: function
+
+    def inline_serializer(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        return None
+
+
 BINDING_COOKIE = "jwt_email_binding"
+# The error answers every JSON endpoint may give, for the OpenAPI schema: 400 bad
+# input or token, 413 body too large, 415 media type, 429 rate limited.
+ERROR_RESPONSES = {
+    status_code: serializers.DetailSerializer for status_code in (400, 413, 415, 429)
+}
+PAIR_RESPONSES = {200: serializers.PairSerializer, **ERROR_RESPONSES}
+LOGOUT_RESPONSES = {
+    204: None,
+    401: serializers.DetailSerializer,
+    403: serializers.DetailSerializer,
+}
 REQUEST_DETAIL = (
     "If an account exists for this address, a sign-in link is on its way. Check your inbox."
 )
@@ -141,6 +182,10 @@ class RequestView(JSONView):
     renderer_classes = [JSONRenderer, TemplateHTMLRenderer]
     template_name = "django_jwt_email/request_done.html"
 
+    @extend_schema(
+        request=serializers.RequestSerializer,
+        responses={202: serializers.DetailSerializer, **ERROR_RESPONSES},
+    )
     def post(self, request: Request) -> Response:
         try:
             data = self.validated(serializers.RequestSerializer, request)
@@ -181,6 +226,7 @@ def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
 class TokenView(JSONView):
     """POST auth/token/: redeem a login link for an access/refresh pair."""
 
+    @extend_schema(request=serializers.TokenSerializer, responses=PAIR_RESPONSES)
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.TokenSerializer, request)
         try:
@@ -197,6 +243,7 @@ class TokenView(JSONView):
 class CodeView(JSONView):
     """POST auth/code/: redeem the short code of a sign-in email for a pair."""
 
+    @extend_schema(request=serializers.CodeSerializer, responses=PAIR_RESPONSES)
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.CodeSerializer, request)
         try:
@@ -217,6 +264,7 @@ class CodeView(JSONView):
 class RefreshView(JSONView):
     """POST auth/token/refresh/: rotate a refresh token into a new pair."""
 
+    @extend_schema(request=serializers.RefreshSerializer, responses=PAIR_RESPONSES)
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.RefreshSerializer, request)
         try:
@@ -229,6 +277,10 @@ class RefreshView(JSONView):
 class RevokeView(JSONView):
     """POST auth/token/revoke/: RFC 7009, so 200 also for unknown or invalid tokens."""
 
+    @extend_schema(
+        request=serializers.TokenSerializer,
+        responses={200: inline_serializer("Revoked", fields={}), **ERROR_RESPONSES},
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.TokenSerializer, request)
         services.revoke_token(data["token"], client=client_of(request))
@@ -245,6 +297,7 @@ class LogoutView(JSONView):
     # the CSRF check of a session reads it: it must parse rather than give 415.
     parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(request=None, responses=LOGOUT_RESPONSES)
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, dict):
             services.revoke_session(
@@ -261,6 +314,7 @@ class LogoutView(JSONView):
 class LogoutAllView(LogoutView):
     """POST auth/logout/all/: revoke every token of the user (sign out everywhere)."""
 
+    @extend_schema(request=None, responses=LOGOUT_RESPONSES)
     def post(self, request: Request) -> Response:
         services.logout_all(request.user, client=client_of(request))
         if not isinstance(request.auth, dict):
@@ -276,6 +330,9 @@ class JWKSView(APIView):
     throttle_classes: list[Any] = []
     renderer_classes = [JSONRenderer]
 
+    @extend_schema(
+        responses={200: inline_serializer("JWKS", fields={"keys": ListField(child=DictField())})}
+    )
     def get(self, request: Request) -> Response:
         response = Response(public_jwks())
         patch_cache_control(response, public=True, max_age=300)

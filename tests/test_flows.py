@@ -1,6 +1,7 @@
 """End-to-end paths through the URLs: request → issue → send → verify → sign in / pair
 → refresh → revoke, as a browser and as an API client see them."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,34 @@ def test_request_known_and_unknown_address_get_byte_identical_responses(
     assert known.cookies.output() == unknown.cookies.output() == ""
     assert known["Content-Length"] == unknown["Content-Length"]
     assert [m.to for m in mailoutbox] == [["alice@example.com"]]
+
+
+def test_request_with_browser_binding_sets_the_same_cookie_for_every_address(
+    user, client, mailoutbox, settings
+):
+    """BIND_TO_BROWSER sets its cookie for every address alike: for a browser that
+    already holds one, known and unknown addresses get the same bytes (but for the
+    cookie's Expires date, which is the clock's)."""
+    settings.JWT_EMAIL_BIND_TO_BROWSER = True
+    first = client.post(
+        "/auth/request/", {"email": "x@example.com"}, HTTP_ACCEPT="application/json"
+    )
+    assert "jwt_email_binding" in first.cookies
+
+    def ask(email):
+        response = client.post("/auth/request/", {"email": email}, HTTP_ACCEPT="application/json")
+        return re.sub(rb"expires=[^;]+; ", b"", response.serialize())
+
+    assert ask(user.email) == ask("nobody@example.com")
+    assert len(mailoutbox) == 1
+
+
+def test_request_from_a_browser_form_with_a_bad_address_shows_the_form_again(client, mailoutbox):
+    response = client.post("/auth/request/", {"email": "not an address"}, HTTP_ACCEPT="text/html")
+    assert response.status_code == 400
+    assert b'data-code="invalid_email"' in response.content
+    assert b'action="/auth/request/"' in response.content
+    assert mailoutbox == []
 
 
 def test_request_as_a_form_gets_the_same_answer(user, client, mailoutbox):

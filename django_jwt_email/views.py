@@ -18,6 +18,7 @@ from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
+from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
@@ -340,6 +341,9 @@ class JWKSView(APIView):
 
 
 @method_decorator(csrf_protect, name="dispatch")
+# Never framed, whatever the site's middleware: a hostile page framing the Sign in
+# button of its own link would sign the visitor into the attacker's account.
+@method_decorator(xframe_options_deny, name="dispatch")
 class VerifyView(View):
     """GET auth/verify/?token=: a page with a Sign in button (consumes nothing,
     since mail scanners prefetch links). POST: consume, sign in, redirect."""

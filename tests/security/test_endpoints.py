@@ -568,3 +568,39 @@ def test_every_token_response_is_no_store_and_no_referrer(user, request_link, ma
         assert response.get("Referrer-Policy") == "no-referrer", name
         seen.append(name)
     assert len(seen) == 13
+
+
+# --- the verify page itself -----------------------------------------------------------------
+
+
+def test_verify_page_cannot_be_framed(user, request_link):
+    # Framed invisibly by a hostile page, the "Sign in" button of the attacker's own
+    # link would be a click away from signing the victim into the attacker's account.
+    token = request_link(user.email)
+    for response in (
+        Client().get("/auth/verify/", {"token": token}),
+        Client().get("/auth/verify/", {"token": "x.y.z"}),
+    ):
+        assert response["X-Frame-Options"] == "DENY"
+
+
+def test_verify_page_escapes_a_hostile_next(user, request_link):
+    token = request_link(user.email)
+    payload = '"><script>alert(1)</script>'
+    page = Client().get("/auth/verify/", {"token": token, "next": payload})
+    assert page.status_code == 200
+    assert b"<script>alert(1)</script>" not in page.content
+
+
+def test_jwks_never_exports_private_or_shared_keys(settings, key_path):
+    settings.JWT_EMAIL_ALLOW_SYMMETRIC = True
+    settings.JWT_EMAIL_SIGNING_KEYS = [
+        {"kid": "es", "algorithm": "ES256", "private_key": f"file:{key_path('es256')}"},
+        {"kid": "rs", "algorithm": "RS256", "private_key": f"file:{key_path('rs256')}"},
+        {"kid": "ed", "algorithm": "EdDSA", "private_key": f"file:{key_path('ed25519')}"},
+        {"kid": "hs", "algorithm": "HS256", "private_key": "s" * 40},
+    ]
+    keys = APIClient().get("/auth/.well-known/jwks.json").json()["keys"]
+    assert {key["kid"] for key in keys} == {"es", "rs", "ed"}
+    for key in keys:
+        assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(key), key["kid"]

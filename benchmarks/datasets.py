@@ -100,20 +100,33 @@ def build(rows: int, expired_share: float, which: str, seed: int = 7) -> dict[st
     rng = random.Random(seed)
     connection.ensure_connection()
     raw = connection.connection
+    # Building only: no syncs, a large page cache. The file keeps SQLite's defaults.
     raw.execute("PRAGMA synchronous = OFF")
+    raw.execute("PRAGMA cache_size = -512000")
     user_ids = _add_users(rng)
+    tables = ["django_jwt_email_issuedtoken", "token_blacklist_outstandingtoken"]
+    # Indexes are built faster once, from sorted rows, than row by row: set the
+    # migrations' own CREATE INDEX statements aside and run them after the rows.
+    indexes = raw.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({', '.join('?' for _ in tables)})",
+        tables,
+    ).fetchall()
     # Django runs SQLite in autocommit: one explicit transaction for the bulk rows.
     raw.execute("BEGIN")
+    for name, _ in indexes:
+        raw.execute(f'DROP INDEX "{name}"')
     now = datetime.now(timezone.utc)
     expired = int(rows * expired_share)
     if which in ("jwt-email", "both"):
         _add_issued(rng, rows, expired, user_ids, now)
     if which in ("simplejwt", "both"):
         _add_outstanding(rng, rows, expired, user_ids, now)
+    for _, sql in indexes:
+        raw.execute(sql)
     raw.commit()
-    raw.execute("PRAGMA synchronous = FULL")
     raw.execute("ANALYZE")
-    raw.commit()
+    raw.execute("PRAGMA synchronous = FULL")
     return {"rows": rows, "expired": expired, "users": len(user_ids)}
 
 

@@ -53,6 +53,8 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
             "jwt_email_vs_floor": ("jwt_email", "floor"),
             "jwt_email_cold_vs_floor": ("jwt_email_cold", "floor"),
             "jwt_email_cold_vs_simplejwt": ("jwt_email_cold", "simplejwt"),
+            "jwt_email_locmem_vs_floor": ("jwt_email_locmem", "floor"),
+            "jwt_email_locmem_vs_simplejwt": ("jwt_email_locmem", "simplejwt"),
             "simplejwt_vs_floor": ("simplejwt", "floor"),
             "simplejwt_stateless_vs_floor": ("simplejwt_stateless", "floor"),
         }
@@ -209,6 +211,7 @@ def _bearer_md(
         "floor": "unauthenticated DRF view (floor)",
         "jwt_email": "django-jwt-email, ES256, revocation on (Redis)",
         "jwt_email_cold": "django-jwt-email, every request a new token",
+        "jwt_email_locmem": "django-jwt-email, marks in local memory (diagnostic only)",
         "simplejwt": "simplejwt JWTAuthentication, ES256",
         "simplejwt_stateless": "simplejwt JWTStatelessUserAuthentication, ES256",
     }

@@ -118,9 +118,10 @@ def database(name: str, rows: int) -> Path:
     path = DATA / f"{name}-{rows}-{tag}.sqlite3"
     if path.exists():
         return path
-    for stale in DATA.glob(f"{name}-*.sqlite3"):
-        stale.unlink()
     template = DATA / f"template-{tag}.sqlite3"
+    for stale in [*DATA.glob(f"{name}-*.sqlite3"), *DATA.glob("template-*.sqlite3")]:
+        if stale != template:
+            stale.unlink()
     building = path.with_suffix(".building")
     log(f"building {path.name}: {rows:,} issued + {rows:,} outstanding tokens")
     datasets.migrated_copy(template, building, bench_env(building))
@@ -141,39 +142,51 @@ def working_copy(source: Path, name: str) -> Path:
 # --- (a) Bearer throughput ----------------------------------------------------------
 
 
+# name: (server, path, whose token, one new token per request)
+BEARER_TARGETS = {
+    "floor": ("main", "/floor/", None, False),
+    "jwt_email": ("main", "/jwt-email/me/", "jwt_email", False),
+    "jwt_email_cold": ("main", "/jwt-email/me/", "jwt_email", True),
+    "jwt_email_locmem": ("locmem", "/jwt-email/me/", "jwt_email", False),
+    "simplejwt": ("main", "/simplejwt/me/", "simplejwt", False),
+    "simplejwt_stateless": ("main", "/simplejwt-stateless/me/", "simplejwt", False),
+}
+
+
 def bearer(config: Config, small: Path) -> dict[str, Any]:
+    """Each target in turn, ``repeats`` times, the order rotating every repeat."""
     db = working_copy(small, "bearer.sqlite3")
     cold_file = RESULTS / "work" / "cold-tokens.txt"
-    targets = {
-        "floor": "/floor/",
-        "jwt_email": "/jwt-email/me/",
-        "jwt_email_cold": "/jwt-email/me/",
-        "simplejwt": "/simplejwt/me/",
-        "simplejwt_stateless": "/simplejwt-stateless/me/",
-    }
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in BEARER_TARGETS}
     minted_at = 0.0
     tokens: dict[str, Any] = {}
-    with load.Server(bench_env(db), log=RESULTS / "work" / "gunicorn.log") as server:
+    # The diagnostic server keeps its revocation marks in each worker's memory:
+    # what the shared Redis round trip costs (not a correct setup for 2 workers).
+    locmem_env = {**bench_env(db), "BENCH_REVOCATION_CACHE": "locmem"}
+    log_file = RESULTS / "work" / "gunicorn.log"
+    with (
+        load.Server(bench_env(db), log=log_file) as main,
+        load.Server(locmem_env, log=log_file) as locmem,
+    ):
+        servers = {"main": main, "locmem": locmem}
         for repeat in range(config.repeats + 1):  # the first pass only warms up
             if time.monotonic() - minted_at > 120:  # access tokens live 5 minutes
                 tokens = scenario(
                     db, "bearer", "--cold", str(config.cold_tokens), "--out", str(cold_file)
                 )
-                _check_responses(server, targets, tokens)
+                _check_responses(servers, tokens)
                 minted_at = time.monotonic()
-            names = list(targets)
+            names = list(BEARER_TARGETS)
             shift = repeat % len(names)
             for name in names[shift:] + names[:shift]:
+                server, path, owner, cold = BEARER_TARGETS[name]
                 result = load.measure(
-                    server.url(targets[name]),
+                    servers[server].url(path),
                     seconds=1 if repeat == 0 else config.seconds,
                     connections=config.connections,
                     threads=config.threads,
-                    token=tokens["simplejwt" if "simplejwt" in name else "jwt_email"]
-                    if name != "floor"
-                    else None,
-                    cold_file=cold_file if name == "jwt_email_cold" else None,
+                    token=tokens[owner] if owner else None,
+                    cold_file=cold_file if cold else None,
                 )
                 if result.non_2xx or result.socket_errors:
                     raise RuntimeError(f"{name}: failed requests during the run: {result}")
@@ -183,14 +196,15 @@ def bearer(config: Config, small: Path) -> dict[str, Any]:
     return {"runs": runs, "generator": runs["floor"][0]["generator"]}
 
 
-def _check_responses(server: load.Server, targets: dict[str, str], tokens: dict[str, Any]) -> None:
+def _check_responses(servers: dict[str, load.Server], tokens: dict[str, Any]) -> None:
     """Every authenticated target answers 200 with the user's id before any load."""
-    for name, path in targets.items():
-        if name == "floor":
+    for name, (server, path, owner, _) in BEARER_TARGETS.items():
+        if owner is None:
             continue
-        token = tokens["simplejwt" if "simplejwt" in name else "jwt_email"]
-        status, body = load.get(server.url(path), {"Authorization": f"Bearer {token}"})
-        if status != 200 or json.loads(body) != {"id": tokens["user_id"]}:
+        url = servers[server].url(path)
+        status, body = load.get(url, {"Authorization": f"Bearer {tokens[owner]}"})
+        # simplejwt's stateless user has the token's id claim: a string.
+        if status != 200 or str(json.loads(body).get("id")) != str(tokens["user_id"]):
             raise RuntimeError(f"{name}: {status} {body[:200]!r}")
 
 

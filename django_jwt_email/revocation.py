@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from .conf import app_settings
@@ -45,11 +48,44 @@ def mark_sessions(sids: Iterable[str], expires_at: datetime) -> None:
 def is_session_revoked(sid: str) -> bool:
     """True if ``sid`` is marked revoked. One cache round trip; no database query
     unless the cache has lost its marks."""
-    found = _cache().get_many([LOADED_KEY, _key(sid)])
+    key = _key(sid)
+    found = _present([LOADED_KEY, key])
     if LOADED_KEY not in found:
         reload_marks()
-        found = _cache().get_many([_key(sid)])
-    return _key(sid) in found
+        found = _present([key])
+    return key in found
+
+
+def _present(keys: list[str]) -> set[str]:
+    """Which of ``keys`` the revocation cache holds: one round trip (a get_many)."""
+    cache = _cache()
+    client = _redis_client(cache)
+    if client is None:
+        return set(cache.get_many(keys))
+    values = client.mget([cache.make_key(key) for key in keys])
+    return {key for key, value in zip(keys, values, strict=True) if value is not None}
+
+
+# Per cache object (Django keeps one per thread), the redis-py client to reuse.
+_redis_clients: WeakKeyDictionary[BaseCache, Any] = WeakKeyDictionary()
+
+
+def _redis_client(cache: BaseCache) -> Any:
+    """For Django's own RedisCache, one redis-py client kept per cache object.
+
+    That backend builds a new client for every call, which costs more CPU than
+    the round trip itself (redis-py fills ~170 response callbacks per client),
+    on every authenticated request. The connection pool underneath is the same
+    and the question asked (MGET of the same keys) too, so reusing the client
+    changes the cost, not the answer. Other backends (and subclasses, which may
+    override get_many) answer through their own get_many.
+    """
+    if type(cache) is not RedisCache:
+        return None
+    client = _redis_clients.get(cache)
+    if client is None:
+        client = _redis_clients[cache] = cache._cache.get_client(None, write=False)
+    return client
 
 
 def reload_marks() -> int:

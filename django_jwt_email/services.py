@@ -496,9 +496,9 @@ def authenticate_access(token: str, *, client: Client | None = None) -> dict[str
 
 def revoke_session(
     sid: str, *, user: Any, reason: str, client: Client | None = None, revoked_by: Any = None
-) -> None:
+) -> int:
     """Revoke a whole sign-in session: its refresh tokens and its access tokens."""
-    revoke_sessions([sid], user=user, reason=reason, client=client, revoked_by=revoked_by)
+    return revoke_sessions([sid], user=user, reason=reason, client=client, revoked_by=revoked_by)
 
 
 def revoke_sessions(
@@ -508,10 +508,13 @@ def revoke_sessions(
     reason: str,
     client: Client | None = None,
     revoked_by: Any = None,
-) -> None:
+) -> int:
+    """Revoke sign-in sessions: their refresh tokens in the database, their access
+    tokens by a mark in the revocation cache. Returns how many were not revoked
+    already (only those are recorded)."""
     sids = sorted({sid for sid in sids if sid})
     if not sids:
-        return
+        return 0
     now = timezone.now()
     # Marks are needed only as long as an access token of the session can live.
     marks_expire = now + app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY
@@ -519,24 +522,34 @@ def revoke_sessions(
         IssuedToken.objects.filter(sid__in=sids, revoked_at=None).update(
             revoked_at=now, revoke_reason=reason[:64]
         )
-        RevokedToken.objects.bulk_create(
-            [
-                RevokedToken(
-                    jti=sid,
-                    kind=RevokedToken.Kind.SESSION,
-                    user=user,
-                    reason=reason[:64],
-                    revoked_by=revoked_by,
-                    revoked_at=now,
-                    expires_at=marks_expire,
-                )
-                for sid in sids
-            ],
-            ignore_conflicts=True,
+        fresh = _deny(
+            sids,
+            kind=RevokedToken.Kind.SESSION,
+            user=user,
+            reason=reason,
+            revoked_by=revoked_by,
+            revoked_at=now,
+            expires_at=marks_expire,
         )
-        for sid in sids:
+        for sid in fresh:
             _record(Event.REVOKED, client or Client(), jti=sid, user=user, reason=reason)
+    # Marked again even if known: it refreshes a mark the cache may have lost.
     revocation.mark_sessions(sids, marks_expire)
+    return len(fresh)
+
+
+def _deny(jtis: list[str], *, kind: str, user: Any, reason: str, **fields: Any) -> list[str]:
+    """Put ``jtis`` on the denylist; return those that were not on it yet."""
+    listed = set(RevokedToken.objects.filter(jti__in=jtis).values_list("jti", flat=True))
+    fresh = [jti for jti in jtis if jti not in listed]
+    RevokedToken.objects.bulk_create(
+        [
+            RevokedToken(jti=jti, kind=kind, user=user, reason=reason[:64], **fields)
+            for jti in fresh
+        ],
+        ignore_conflicts=True,  # revoked meanwhile by a concurrent request
+    )
+    return fresh
 
 
 def revoke_issued(
@@ -547,34 +560,36 @@ def revoke_issued(
     client: Client | None = None,
 ) -> int:
     """Revoke issued tokens (admin action, command): login links by ``jti``, refresh
-    tokens with their whole session. Returns how many were revoked."""
+    tokens with their whole session. Returns how many were revoked by this call."""
     count = 0
     for row in rows:
         if row.kind == TokenKind.REFRESH:
-            revoke_session(
+            count += revoke_session(
                 row.sid, user=row.user, reason=reason, client=client, revoked_by=revoked_by
             )
-            count += 1
-            continue
-        now = timezone.now()
-        with transaction.atomic():
-            if not IssuedToken.objects.filter(pk=row.pk, revoked_at=None).update(
-                revoked_at=now, revoke_reason=reason[:64]
-            ):
-                continue
-            RevokedToken.objects.get_or_create(
-                jti=row.jti,
-                defaults={
-                    "kind": row.kind,
-                    "user": row.user,
-                    "reason": reason[:64],
-                    "revoked_by": revoked_by,
-                    "expires_at": row.expires_at,
-                },
+        else:
+            count += _revoke_link(row, reason=reason, revoked_by=revoked_by, client=client)
+    return count
+
+
+def _revoke_link(row: IssuedToken, *, reason: str, revoked_by: Any, client: Client | None) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = IssuedToken.objects.filter(pk=row.pk, revoked_at=None).update(
+            revoked_at=now, revoke_reason=reason[:64]
+        )
+        if revoked:
+            _deny(
+                [row.jti],
+                kind=row.kind,
+                user=row.user,
+                reason=reason,
+                revoked_by=revoked_by,
+                revoked_at=now,
+                expires_at=row.expires_at,
             )
             _record(Event.REVOKED, client or Client(), jti=row.jti, user=row.user, reason=reason)
-        count += 1
-    return count
+    return revoked
 
 
 def revoke_token(token: str, *, client: Client) -> None:

@@ -367,3 +367,18 @@ def test_case_insensitive_lookup_on_postgres_still_refuses_a_dotless_i(
     assert mailoutbox == []
     assert not IssuedToken.objects.exists()
     assert timezone.now()  # the request itself went through
+
+
+def test_revoke_issued_counts_and_records_each_session_once(pair, api_client):
+    refresh_with(api_client, pair["refresh"])  # two refresh rows, one session
+    rows = IssuedToken.objects.filter(kind="refresh")
+    assert rows.count() == 2
+    assert services.revoke_issued(rows, reason="admin") == 1
+    assert TokenEvent.objects.filter(event="revoked").count() == 1
+
+
+def test_revoking_a_revoked_session_again_changes_and_records_nothing(pair, api_client):
+    api_client.post("/auth/token/revoke/", {"token": pair["refresh"]}, format="json")
+    api_client.post("/auth/token/revoke/", {"token": pair["access"]}, format="json")
+    assert TokenEvent.objects.filter(event="revoked").count() == 1
+    assert RevokedToken.objects.get().reason == "client_revoked"

@@ -25,7 +25,8 @@ urlpatterns = [
 ]
 
 if apps.is_installed("django.contrib.admin"):
-    # Imported only here: admin.py registers with the admin site, which needs the app.
+    # Imported only here: the admin package registers with the admin site, which needs
+    # django.contrib.admin installed.
     from .admin import AdminRequestView
 
     urlpatterns.append(path("admin/request/", AdminRequestView.as_view(), name="admin_request"))

@@ -20,8 +20,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_jwt_email.activity import tick_step
-from django_jwt_email.admin import EstimatedCountPaginator
+from django_jwt_email.admin.activity import tick_step
+from django_jwt_email.admin.lists import EstimatedCountPaginator
 from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
 
 from .conftest import link_of, token_of

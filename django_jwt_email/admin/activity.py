@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import TokenEvent
+from ..models import TokenEvent
 
 Event = TokenEvent.Event
 

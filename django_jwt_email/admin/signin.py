@@ -1,0 +1,86 @@
+"""Admin sign-in by emailed link: the view the admin login page's form posts to.
+
+It only asks ``services.request_link`` for a staff-only link and answers the same
+for every address; the link is an ordinary login link, redeemed on the verify
+page. Routed in ``urls.py`` as ``admin_request``, only with the admin installed.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.decorators.csrf import csrf_protect
+
+from .. import services
+from ..clientinfo import client_of
+from ..conf import app_settings
+from ..views import bind_browser, no_store
+
+
+class AdminRequestForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    next = forms.CharField(required=False, max_length=2000)
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class AdminRequestView(View):
+    """POST auth/admin/request/ (URL name ``django_jwt_email:admin_request``): email a
+    staff user a sign-in link to the admin. The admin login page's form posts here.
+
+    The answer is the same for every address; only an active staff account gets a
+    link (``services.deliver`` decides, with ``staff_only``). The link is an ordinary
+    login link: same token, lifetime, single use and audit, through the verify page.
+    Rate limits: ``RateLimitMiddleware`` must count this URL name exactly as
+    ``django_jwt_email:request`` (same ``request_ip`` and ``request_email`` buckets),
+    so that it is no second budget for mail bombing.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = AdminRequestForm(request.POST)
+        admin_index = _admin_url("admin:index")
+        requested = form.data.get("next", "")
+        next_url = requested if _is_local_path(request, requested) else admin_index
+        response = HttpResponseRedirect(
+            f"{_admin_url('admin:login')}?{urlencode({'next': next_url})}"
+        )
+        if not form.is_valid():
+            messages.error(request, _("Enter a valid email address."))
+            return no_store(response)
+        browser_hash = bind_browser(request, response) if app_settings.BIND_TO_BROWSER else ""
+        services.request_link(
+            form.cleaned_data["email"],
+            next_url=next_url,
+            client=client_of(request),
+            browser_hash=browser_hash,
+            staff_only=True,
+        )
+        messages.success(
+            request,
+            _(
+                "If a staff account exists for this address, a sign-in link is on its "
+                "way. Check your inbox."
+            ),
+        )
+        return no_store(response)
+
+
+def _admin_url(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return "/"
+
+
+def _is_local_path(request: HttpRequest, url: str) -> bool:
+    """A path on this site (the verify page checks ``next`` again on redemption)."""
+    return url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )

@@ -83,11 +83,30 @@ REQUEST_DETAIL = (
 )
 
 
-def no_store(response: HttpResponse) -> HttpResponse:
+# A page holding a form that posts to a CSRF-protected view (the Sign in button,
+# the code form) cannot be "no-referrer": a browser then posts "Origin: null"
+# (Fetch standard), which Django's CSRF check refuses, so nobody could sign in.
+# "strict-origin" still never sends the page's URL, and so never its token: only
+# the origin, which the Origin header sends anyway.
+FORM_PAGE_REFERRER_POLICY = "strict-origin"
+
+
+def no_store(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
+    """Keep a response that carries or consumes a token out of every cache and
+    its URL out of every Referer."""
     add_never_cache_headers(response)
     patch_cache_control(response, no_store=True)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = referrer_policy
     return response
+
+
+def form_page(
+    request: HttpRequest, template_name: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """A no-store page whose form posts to a CSRF-protected view (see above)."""
+    context = {**context, "referrer_policy": FORM_PAGE_REFERRER_POLICY}
+    response = render(request, template_name, context, status=status)
+    return no_store(response, referrer_policy=FORM_PAGE_REFERRER_POLICY)
 
 
 def error(detail: str, code: str, status_code: int = 400) -> Response:
@@ -360,7 +379,7 @@ class VerifyView(View):
         except TokenError as exc:
             return self.invalid(request, exc)
         context = {"token": token, "next": request.GET.get("next", "")}
-        return no_store(render(request, self.template_name, context))
+        return form_page(request, self.template_name, context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         """Sign in with the link's ``token``, or with ``email`` and ``code`` (the
@@ -403,7 +422,7 @@ class VerifyView(View):
             "email": request.POST.get("email", "")[:254],
             "next": safe_next(request, request.POST.get("next", "")),
         }
-        return no_store(render(request, self.code_invalid_template_name, context, status=400))
+        return form_page(request, self.code_invalid_template_name, context, status=400)
 
 
 def _backend() -> str:

@@ -123,7 +123,9 @@ def test_request_response_is_no_store(user, api_client):
 
 def test_verify_pages_are_no_store(user, request_link, client):
     token = request_link(user.email)
-    assert_token_headers(client.get("/auth/verify/", {"token": token}))
+    page = client.get("/auth/verify/", {"token": token})
+    assert page["Cache-Control"] == NO_STORE
+    assert page["Referrer-Policy"] == "strict-origin"  # the Sign in form: see below
     assert_token_headers(client.get("/auth/verify/", {"token": "nope"}))
     assert_token_headers(client.post("/auth/verify/", {"token": "nope"}))
     signed_in = client.post("/auth/verify/", {"token": token})
@@ -131,9 +133,34 @@ def test_verify_pages_are_no_store(user, request_link, client):
     assert_token_headers(signed_in)
 
 
-def test_verify_page_tells_the_browser_not_to_send_a_referrer(user, request_link, client):
+def test_verify_page_never_sends_its_url_but_lets_the_form_post_an_origin(
+    user, request_link, client
+):
+    """With "no-referrer", a browser posts the Sign in form with "Origin: null"
+    (Fetch standard) and Django's CSRF check refuses it: nobody could sign in.
+    "strict-origin" sends only the origin, never the URL that holds the token."""
     page = client.get("/auth/verify/", {"token": request_link(user.email)})
-    assert b'<meta name="referrer" content="no-referrer">' in page.content
+    assert page["Referrer-Policy"] == "strict-origin"
+    assert b'<meta name="referrer" content="strict-origin">' in page.content
+    assert b"<a " not in page.content  # nothing on the page to follow elsewhere
+    assert b"src=" not in page.content
+
+
+def test_verify_post_from_a_no_referrer_page_would_be_refused(user, request_link, settings):
+    """What a browser sends from the page, over HTTPS: "Origin: null" under
+    "no-referrer" is refused by Django's CSRF check; the real origin, which
+    "strict-origin" sends, passes."""
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    token = request_link(user.email)
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/auth/verify/", {"token": token}, secure=True)
+    form = {"token": token, "csrfmiddlewaretoken": str(page.context["csrf_token"])}
+
+    refused = browser.post("/auth/verify/", form, secure=True, HTTP_ORIGIN="null")
+    assert refused.status_code == 403
+
+    signed_in = browser.post("/auth/verify/", form, secure=True, HTTP_ORIGIN="https://testserver")
+    assert signed_in.status_code == 302
 
 
 def test_token_code_refresh_revoke_responses_are_no_store(user, request_link, api_client):

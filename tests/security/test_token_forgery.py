@@ -438,4 +438,4 @@ def test_verify_refuses_other_kind_even_with_its_typ_rewritten(scene):
     scene.assert_refused("bearer", forged, reasons={"bad_signature"})
     # Even a genuine signature over that header (an issuer bug) is caught by the audience.
     resigned = forge.sign({**claims, "scope": "api"}, headers={"typ": "at+jwt"})
-    scene.assert_refused("bearer", resigned, reasons={"wrong_aud"})
+    scene.assert_refused("bearer", resigned, reasons={"wrong_aud", "lifetime_too_long"})

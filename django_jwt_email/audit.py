@@ -11,11 +11,10 @@ import logging
 from typing import Any
 
 from . import signals
+from .models import EventType as Event
 from .models import TokenEvent
 
 logger = logging.getLogger("django_jwt_email")
-
-Event = TokenEvent.Event
 
 SIGNALS = {
     Event.ISSUED: signals.token_issued,

@@ -7,6 +7,8 @@ and the admin: by ``jti``, by user, by ``sid``, by expiry, events by time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q
@@ -90,17 +92,22 @@ class IssuedToken(models.Model):
         return "active"
 
 
+class RevokedKind(models.TextChoices):
+    """What a denylist entry revokes: one token, or a whole session (``sid``)."""
+
+    LOGIN = "login", _("login link")
+    REFRESH = "refresh", _("refresh")
+    ACCESS = "access", _("access")
+    SESSION = "session", _("session (sid)")
+
+
 class RevokedToken(models.Model):
     """The denylist: a revoked token (or, with kind "session", a whole ``sid``)."""
 
-    class Kind(models.TextChoices):
-        LOGIN = "login", _("login link")
-        REFRESH = "refresh", _("refresh")
-        ACCESS = "access", _("access")
-        SESSION = "session", _("session (sid)")
+    Kind = RevokedKind
 
     jti = models.CharField(_("jti or sid"), max_length=64, unique=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=RevokedKind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -135,7 +142,7 @@ class RevokedToken(models.Model):
 class TokenEventQuerySet(models.QuerySet["TokenEvent"]):
     """The admin's activity page: aggregates computed by the database, never in Python."""
 
-    def per_day(self, events: list[str]) -> models.QuerySet[TokenEvent, dict[str, object]]:
+    def per_day(self, events: list[str]) -> models.QuerySet[Any, Any]:
         """``{"day", "event", "count"}`` for each local day and event: one grouped query."""
         return (
             self.filter(event__in=events)
@@ -147,27 +154,30 @@ class TokenEventQuerySet(models.QuerySet["TokenEvent"]):
 
     def top(self, field: str, limit: int = 10) -> models.QuerySet[TokenEvent, dict[str, object]]:
         """The ``limit`` most frequent values of ``field``: ``{field, "count"}``, most first."""
-        return (
-            self.values(field).annotate(count=Count("id")).order_by("-count", field)[:limit]
-        )
+        return self.values(field).annotate(count=Count("id")).order_by("-count", field)[:limit]
+
+
+class EventType(models.TextChoices):
+    """The audit events, in the one vocabulary of the flows."""
+
+    ISSUED = "issued", _("issued")
+    EMAIL_SENT = "email_sent", _("email sent")
+    EMAIL_FAILED = "email_failed", _("email failed")
+    VERIFIED = "verified", _("verified")
+    REJECTED = "rejected", _("rejected")
+    REFRESHED = "refreshed", _("refreshed")
+    REFRESH_REUSE = "refresh_reuse", _("refresh reuse")
+    REVOKED = "revoked", _("revoked")
+    RATE_LIMITED = "rate_limited", _("rate limited")
+    CODE_ATTEMPTS_EXCEEDED = "code_attempts_exceeded", _("code attempts exceeded")
 
 
 class TokenEvent(models.Model):
     """The audit log. Append-only; holds a ``jti``, never a token."""
 
-    class Event(models.TextChoices):
-        ISSUED = "issued", _("issued")
-        EMAIL_SENT = "email_sent", _("email sent")
-        EMAIL_FAILED = "email_failed", _("email failed")
-        VERIFIED = "verified", _("verified")
-        REJECTED = "rejected", _("rejected")
-        REFRESHED = "refreshed", _("refreshed")
-        REFRESH_REUSE = "refresh_reuse", _("refresh reuse")
-        REVOKED = "revoked", _("revoked")
-        RATE_LIMITED = "rate_limited", _("rate limited")
-        CODE_ATTEMPTS_EXCEEDED = "code_attempts_exceeded", _("code attempts exceeded")
+    Event = EventType
 
-    event = models.CharField(max_length=32, choices=Event.choices)
+    event = models.CharField(max_length=32, choices=EventType.choices)
     reason = models.CharField(max_length=64, blank=True)
     jti = models.CharField(max_length=64, blank=True)
     user = models.ForeignKey(

@@ -21,7 +21,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
 from .conf import app_settings
-from .models import RevokedToken
+from .models import RevokedKind, RevokedToken
 
 KEY_PREFIX = "jwt_email:revoked:"
 LOADED_KEY = KEY_PREFIX + "loaded"
@@ -91,7 +91,7 @@ def _redis_client(cache: BaseCache) -> Any:
 def reload_marks() -> int:
     """Copy every live session revocation from the database into the cache."""
     now = timezone.now()
-    rows = RevokedToken.objects.filter(kind=RevokedToken.Kind.SESSION, expires_at__gt=now)
+    rows = RevokedToken.objects.filter(kind=RevokedKind.SESSION, expires_at__gt=now)
     count = 0
     for sid, expires_at in rows.values_list("jti", "expires_at").iterator():
         mark_sessions([sid], expires_at)

@@ -35,9 +35,8 @@ from .exceptions import (
     TokenRevoked,
     TokenUsed,
 )
-from .models import IssuedToken, RevokedToken, TokenEvent, TokenKind
-
-Event = audit.Event
+from .models import EventType as Event
+from .models import IssuedToken, RevokedKind, RevokedToken, TokenEvent, TokenKind
 
 
 @dataclass(frozen=True)
@@ -524,7 +523,7 @@ def revoke_sessions(
         )
         fresh = _deny(
             sids,
-            kind=RevokedToken.Kind.SESSION,
+            kind=RevokedKind.SESSION,
             user=user,
             reason=reason,
             revoked_by=revoked_by,

@@ -220,8 +220,9 @@ class ReasonFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         latest = TokenEvent.objects.order_by("-created_at").values_list("reason", flat=True)
         reasons = {reason for reason in latest[: self.sample] if reason}
-        if self.value():
-            reasons.add(self.value())
+        chosen = self.value()
+        if chosen:
+            reasons.add(chosen)
         return [(reason, reason) for reason in sorted(reasons)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:

@@ -15,9 +15,8 @@ from typing import Any
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..models import EventType as Event
 from ..models import TokenEvent
-
-Event = TokenEvent.Event
 
 # The charted events: Okabe-Ito colours (safe for colour-blind readers) and a
 # dash pattern each, so that no series is told apart by colour alone.

@@ -70,5 +70,12 @@ def record(
     )
     signal = SIGNALS.get(Event(event))
     if signal is not None:
-        signal.send(sender=TokenEvent, event=row, user=user, jti=jti, reason=reason, ip=ip)
+        # Signals notify; they cannot veto. A failing receiver is logged and must
+        # not turn a sign-in into a 500 (or roll back the flow's transaction).
+        results = signal.send_robust(
+            sender=TokenEvent, event=row, user=user, jti=jti, reason=reason, ip=ip
+        )
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                logger.error("receiver %r of %s failed", receiver, event, exc_info=result)
     return row

@@ -67,7 +67,15 @@ def _importable(value: Any) -> bool:
 
 
 def _alphabet(value: Any) -> bool:
-    return isinstance(value, str) and len(set(value)) == len(value) >= 16 and value.isalnum()
+    # Typed codes are upper-cased before comparison, so the alphabet must be
+    # upper case too (and "a" and "A" would be one symbol anyway).
+    return (
+        isinstance(value, str)
+        and len(set(value)) == len(value) >= 16
+        and value.isalnum()
+        and value.isascii()
+        and value == value.upper()
+    )
 
 
 EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -101,7 +109,10 @@ EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "AUDIT_RETENTION": (_positive, "a positive timedelta"),
     "ACCESS_TOKEN_SCOPES": (_string_list, "a list of scope names without spaces"),
     "CODE_LENGTH": (lambda v: type(v) is int and 6 <= v <= 16, "an integer from 6 to 16"),
-    "CODE_ALPHABET": (_alphabet, "a string of 16 or more distinct letters and digits"),
+    "CODE_ALPHABET": (
+        _alphabet,
+        "a string of 16 or more distinct upper-case ASCII letters and digits",
+    ),
     "CODE_MAX_ATTEMPTS": (lambda v: type(v) is int and 1 <= v <= 10, "an integer from 1 to 10"),
     "BIND_TO_BROWSER": (lambda v: isinstance(v, bool), "True or False"),
 }

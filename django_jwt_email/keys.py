@@ -144,7 +144,11 @@ def resolve_source(value: object, kid: str) -> bytes:
     """Key material from PEM text, ``file:PATH`` or ``env:VAR``."""
     if not isinstance(value, (str, bytes)):
         raise ConfigurationError("bad_key", f"Key {kid!r}: key material must be a string.")
-    text = value.decode() if isinstance(value, bytes) else value
+    if isinstance(value, bytes):
+        if not value.startswith((b"file:", b"env:")):
+            return value  # a secret or PEM given as bytes, used as it is
+        value = value.decode("ascii", errors="replace")
+    text = value
     if text.startswith("file:"):
         try:
             return Path(text[5:]).expanduser().read_bytes()

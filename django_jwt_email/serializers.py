@@ -36,12 +36,14 @@ class RequestSerializer(serializers.Serializer):
     next = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+# No max_length on tokens: tokens.decode refuses one over MAX_TOKEN_LENGTH before
+# parsing it, and records why (an over-long token is an attack worth seeing).
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=100_000, trim_whitespace=True)
+    token = serializers.CharField(trim_whitespace=True)
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=100_000, trim_whitespace=True)
+    refresh = serializers.CharField(trim_whitespace=True)
 
 
 class CodeSerializer(serializers.Serializer):

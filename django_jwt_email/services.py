@@ -267,8 +267,6 @@ def _other_browser(row: IssuedToken) -> TokenError:
     refusal = _why_not_active(row, timezone.now())
     if refusal.reason != "not_consumed":
         return refusal
-    if row.code_attempts >= app_settings.CODE_MAX_ATTEMPTS:
-        return TokenRevoked("code_attempts_exceeded")
     return BrowserMismatch(codes.format_code(codes.derive_code(row.jti)))
 
 
@@ -354,7 +352,7 @@ def _consume(row: IssuedToken) -> None:
         code_attempts__lt=app_settings.CODE_MAX_ATTEMPTS,
     ).update(used_at=now)
     if consumed != 1:
-        row.refresh_from_db(fields=["used_at", "revoked_at", "expires_at"])
+        row.refresh_from_db(fields=["used_at", "revoked_at", "expires_at", "code_attempts"])
         raise _context(_why_not_active(row, now), row)
 
 
@@ -365,6 +363,8 @@ def _why_not_active(row: IssuedToken, now: datetime) -> TokenError:
         return TokenUsed("used")
     if row.expires_at <= now:
         return TokenExpired("expired")
+    if row.code_attempts >= app_settings.CODE_MAX_ATTEMPTS:
+        return TokenRevoked("code_attempts_exceeded")
     return TokenInvalid("not_consumed")
 
 

@@ -186,17 +186,19 @@ def _timeline(
     rng: random.Random, rows: int, expired: int, now: datetime, login_share: float = LOGIN_SHARE
 ) -> Iterator[tuple[datetime, datetime, bool]]:
     """(issued, expires, is_login) in issue order, as a real table fills: the oldest
-    ``expired`` rows have expired (a day ago or more), the rest are live."""
+    ``expired`` rows expired between 30 days and 1 day ago; the rest are refresh
+    tokens that expire between 1 and 14 days from now (a live login link lives
+    10 minutes: too few to matter, and a built file is reused for hours)."""
+    refresh_ttl = timedelta(days=14)
     for n in range(rows):
-        login = rng.random() < login_share
-        ttl = timedelta(minutes=10) if login else timedelta(days=14)
         if n < expired:
-            # Expired between 30 and 1 days ago, in issue order.
+            login = rng.random() < login_share
+            ttl = timedelta(minutes=10) if login else refresh_ttl
             expires = now - timedelta(days=30) + timedelta(days=29) * (n / max(expired, 1))
         else:
-            # Live: expiring within their lifetime from now, in issue order.
+            login, ttl = False, refresh_ttl
             share = (n - expired + 1) / max(rows - expired, 1)
-            expires = now + timedelta(minutes=1) + (ttl - timedelta(minutes=2)) * share
+            expires = now + timedelta(days=1) + timedelta(days=12, hours=23) * share
         yield expires - ttl, expires, login
 
 

@@ -32,6 +32,7 @@ ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
 DATA = RESULTS / "data"
 SCENARIOS = "abcdef"
+MAX_DATA_AGE = 20 * 3600  # seconds a built database is reused
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def database(name: str, rows: int) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     tag = schema_tag()
     path = DATA / f"{name}-{rows}-{tag}.sqlite3"
-    if path.exists():
+    # Live rows expire a day after the build at the earliest: rebuild before that.
+    if path.exists() and time.time() - path.stat().st_mtime < MAX_DATA_AGE:
         return path
     template = DATA / f"template-{tag}.sqlite3"
     for stale in [*DATA.glob(f"{name}-*.sqlite3"), *DATA.glob("template-*.sqlite3")]:

@@ -242,7 +242,7 @@ def _login_row(
     token: str, browser_verifier: str | None, *, check_browser: bool = True
 ) -> IssuedToken:
     claims = tokens.decode(token, tokens.LOGIN)
-    row = IssuedToken.objects.select_related("user").filter(jti=claims["jti"]).first()
+    row = _one(IssuedToken.objects.select_related("user").filter(jti=claims["jti"]))
     if row is None or row.kind != TokenKind.LOGIN:
         raise _context(TokenInvalid("unknown_jti"), jti=claims["jti"])
     if row.user_id is not None and claims.get("sub") != str(row.user_id):
@@ -458,7 +458,7 @@ def refresh(token: str, *, client: Client) -> Pair:
 
 
 def _active_user(pk: str) -> Any:
-    return get_user_model()._default_manager.filter(pk=pk, is_active=True).first()
+    return _one(get_user_model()._default_manager.filter(pk=pk, is_active=True))
 
 
 def _refresh_refused(
@@ -675,6 +675,13 @@ def delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> Iterator[int]
 
 
 # --- shared steps --------------------------------------------------------------
+
+
+def _one(queryset: QuerySet[Any]) -> Any:
+    """The row of a lookup by a unique key, or None. Unlike ``first()``, no ORDER
+    BY: on the sign-in and refresh paths its compilation cost ~0.1 ms a call, to
+    sort at most one row."""
+    return next(iter(queryset.order_by()[:1]), None)
 
 
 @contextmanager

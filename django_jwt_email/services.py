@@ -642,11 +642,10 @@ def cleanup_targets(now: datetime | None = None) -> dict[str, QuerySet[Any]]:
 
     An issued row outlives its token's expiry by ACCESS_TOKEN_TTL + LEEWAY: within
     LEEWAY the token still decodes, and presenting a used refresh token then must
-    still count as a reuse; and an access token minted by the last rotation can
-    live ACCESS_TOKEN_TTL past its session's expiry, so ``logout_all`` must still
-    find that session's ``sid``. Afterwards the token is refused as expired, with
-    or without its row. Denylist entries go at their own ``expires_at``; audit
-    events once older than AUDIT_RETENTION.
+    still count as a reuse (the extra ACCESS_TOKEN_TTL is a margin, matching the
+    window ``logout_all`` looks back over for live sessions). Afterwards the token
+    is refused as expired, with or without its row. Denylist entries go at their
+    own ``expires_at``; audit events once older than AUDIT_RETENTION.
     """
     now = now or timezone.now()
     grace = app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY

@@ -7,7 +7,7 @@ saved ``TokenEvent``), ``user`` (a user or None), ``jti`` (str, may be empty),
 
 from django.dispatch import Signal
 
-#: A login link or refresh token was minted and stored.
+#: A login link was minted and stored (refresh tokens show as ``refreshed``/``verified``).
 token_issued = Signal()
 #: A login link (or its code) was redeemed: a session or a token pair follows.
 token_verified = Signal()

@@ -2,7 +2,10 @@
 
 No token or database logic of their own. Every response that carries or
 consumes a token is ``Cache-Control: no-store`` and ``Referrer-Policy:
-no-referrer``: a token must not linger in a cache or leak in a Referer.
+no-referrer``: a token must not linger in a cache or leak in a Referer. The two
+pages with a form posting to the CSRF-protected verify view say
+``strict-origin`` instead (under no-referrer browsers post ``Origin: null``,
+which Django's CSRF check refuses); that still never sends the path or query.
 """
 
 from __future__ import annotations

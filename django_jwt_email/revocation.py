@@ -84,7 +84,11 @@ def _redis_client(cache: BaseCache) -> Any:
         return None
     client = _redis_clients.get(cache)
     if client is None:
-        client = _redis_clients[cache] = cache._cache.get_client(None, write=False)
+        try:
+            client = cache._cache.get_client(None, write=False)  # Django's private API
+        except AttributeError:  # a Django release that changed it: the public path
+            return None
+        _redis_clients[cache] = client
     return client
 
 

@@ -99,8 +99,23 @@ ISSUED_FIELDS = (
 )
 
 
+class ReadOnlyAdmin(LargeTableAdmin):
+    """No add, change or delete for anyone, superusers included: the rows are
+    written by the flows alone (and deleting an issued row would forget a used
+    refresh token, and with it reuse detection). Actions go through services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(IssuedToken)
-class IssuedTokenAdmin(LargeTableAdmin):
+class IssuedTokenAdmin(ReadOnlyAdmin):
     """Every login link and refresh token minted. Read-only; revoking is the one action."""
 
     list_display = ["short_jti", "user_column", "kind", "status", "issued", "expires", "ip"]
@@ -132,16 +147,6 @@ class IssuedTokenAdmin(LargeTableAdmin):
     @admin.display(description=_("expires"), ordering="expires_at")
     def expires(self, row: IssuedToken) -> str:
         return to_the_second(row.expires_at)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting a row would forget a used refresh token, and with it reuse detection.
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
@@ -184,7 +189,7 @@ class IssuedTokenAdmin(LargeTableAdmin):
 
 
 @admin.register(RevokedToken)
-class RevokedTokenAdmin(LargeTableAdmin):
+class RevokedTokenAdmin(ReadOnlyAdmin):
     """Who revoked what, why and when. Read-only: entries are written by revoking."""
 
     list_display = ["jti", "kind", "user", "reason", "revoked_by", "revoked", "expires_at"]
@@ -195,15 +200,6 @@ class RevokedTokenAdmin(LargeTableAdmin):
     @admin.display(description=_("revoked at"), ordering="revoked_at")
     def revoked(self, row: RevokedToken) -> str:
         return to_the_second(row.revoked_at)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- the audit log ---------------------------------------------------------------
@@ -237,7 +233,7 @@ class _Echo:
 
 
 @admin.register(TokenEvent)
-class TokenEventAdmin(LargeTableAdmin):
+class TokenEventAdmin(ReadOnlyAdmin):
     """The audit log: read-only for everyone, with a CSV export and the activity page."""
 
     list_display = ["time", "event", "reason", "user", "ip", "jti"]
@@ -249,15 +245,6 @@ class TokenEventAdmin(LargeTableAdmin):
     @admin.display(description=_("time"), ordering="created_at")
     def time(self, row: TokenEvent) -> str:
         return to_the_second(row.created_at)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     # Columns of the export: the row as stored (a jti, never a token).
     CSV_HEADER = ["time", "event", "reason", "jti", "user_id", "user_email", "ip", "user_agent"]

@@ -144,14 +144,16 @@ def working_copy(source: Path, name: str) -> Path:
 # --- (a) Bearer throughput ----------------------------------------------------------
 
 
-# name: (server, path, whose token, one new token per request)
+# name: (server, path, whose token, one new token per request). This app's
+# servers differ only in where the revocation marks live (BENCH_REVOCATION_CACHE).
 BEARER_TARGETS = {
-    "floor": ("main", "/floor/", None, False),
-    "jwt_email": ("main", "/jwt-email/me/", "jwt_email", False),
-    "jwt_email_cold": ("main", "/jwt-email/me/", "jwt_email", True),
+    "floor": ("file", "/floor/", None, False),
+    "jwt_email": ("file", "/jwt-email/me/", "jwt_email", False),
+    "jwt_email_cold": ("file", "/jwt-email/me/", "jwt_email", True),
+    "jwt_email_redis": ("redis", "/jwt-email/me/", "jwt_email", False),
     "jwt_email_locmem": ("locmem", "/jwt-email/me/", "jwt_email", False),
-    "simplejwt": ("main", "/simplejwt/me/", "simplejwt", False),
-    "simplejwt_stateless": ("main", "/simplejwt-stateless/me/", "simplejwt", False),
+    "simplejwt": ("file", "/simplejwt/me/", "simplejwt", False),
+    "simplejwt_stateless": ("file", "/simplejwt-stateless/me/", "simplejwt", False),
 }
 
 
@@ -162,15 +164,19 @@ def bearer(config: Config, small: Path) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in BEARER_TARGETS}
     minted_at = 0.0
     tokens: dict[str, Any] = {}
-    # The diagnostic server keeps its revocation marks in each worker's memory:
-    # what the shared Redis round trip costs (not a correct setup for 2 workers).
-    locmem_env = {**bench_env(db), "BENCH_REVOCATION_CACHE": "locmem"}
+    # Marks in files shared by the workers of this host (as the SQLite database
+    # is), in Redis (shared by every host), or in each worker's memory (diagnostic:
+    # a logout reaches the other worker only at its next reload).
+    marks = RESULTS / "work" / "marks"
+    shutil.rmtree(marks, ignore_errors=True)
+    env = {**bench_env(db), "BENCH_FILE_CACHE": str(marks)}
     log_file = RESULTS / "work" / "gunicorn.log"
     with (
-        load.Server(bench_env(db), log=log_file) as main,
-        load.Server(locmem_env, log=log_file) as locmem,
+        load.Server({**env, "BENCH_REVOCATION_CACHE": "file"}, log=log_file) as file,
+        load.Server({**env, "BENCH_REVOCATION_CACHE": "redis"}, log=log_file) as redis,
+        load.Server({**env, "BENCH_REVOCATION_CACHE": "locmem"}, log=log_file) as locmem,
     ):
-        servers = {"main": main, "locmem": locmem}
+        servers = {"file": file, "redis": redis, "locmem": locmem}
         for repeat in range(config.repeats + 1):  # the first pass only warms up
             if time.monotonic() - minted_at > 120:  # access tokens live 5 minutes
                 tokens = scenario(

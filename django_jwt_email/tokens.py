@@ -20,9 +20,11 @@ from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from jwt.utils import base64url_decode
 
-from .conf import app_settings
+from .conf import PREFIX, app_settings
 from .exceptions import TokenExpired, TokenInvalid
 from .keys import KeyRing, get_keyring
 
@@ -122,16 +124,53 @@ def decode(token: object, kind: str) -> dict[str, Any]:
     # Bound the work an attacker can cause before anything is parsed. (Counted
     # in characters; any non-ASCII character fails COMPACT_JWS below, so every
     # token that gets further is as long in bytes.)
-    if len(token) > app_settings.MAX_TOKEN_LENGTH:
+    rules = _rules(kind)
+    if len(token) > rules.max_length:
         raise TokenInvalid("too_long")
     header, claims = _verified_payload(token)
     if header.get("typ") != TYP[kind]:
         raise TokenInvalid("wrong_typ")
-    _check_claims(claims, kind)
+    _check_claims(claims, kind, rules)
     return dict(claims)
 
 
-def _check_claims(claims: dict[str, Any], kind: str) -> None:
+@dataclass(frozen=True)
+class _Rules:
+    """What the claim rules of one kind read from the settings."""
+
+    max_length: int
+    leeway: float
+    issuer: str
+    audience: str
+    ttl: float
+
+
+# Derived from the settings once and dropped on setting_changed, as the key ring
+# is: decode() runs on every authenticated request, and each settings lookup of a
+# default costs more than the rule it feeds.
+_rules_by_kind: dict[str, _Rules] = {}
+
+
+def _rules(kind: str) -> _Rules:
+    rules = _rules_by_kind.get(kind)
+    if rules is None:
+        rules = _rules_by_kind[kind] = _Rules(
+            max_length=app_settings.MAX_TOKEN_LENGTH,
+            leeway=app_settings.LEEWAY.total_seconds(),
+            issuer=app_settings.ISSUER,
+            audience=audience(kind),
+            ttl=ttl(kind).total_seconds(),
+        )
+    return rules
+
+
+@receiver(setting_changed)
+def _reset_rules(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith(PREFIX):
+        _rules_by_kind.clear()
+
+
+def _check_claims(claims: dict[str, Any], kind: str, rules: _Rules) -> None:
     missing = [name for name in REQUIRED[kind] if name not in claims]
     if missing:
         raise TokenInvalid("missing_claim")
@@ -141,20 +180,20 @@ def _check_claims(claims: dict[str, Any], kind: str) -> None:
     for name in ("jti", "sub", "sid", "scope", "iss", "aud"):
         if name in claims and not isinstance(claims[name], str):
             raise TokenInvalid("bad_claims")
-    now, leeway = time.time(), app_settings.LEEWAY.total_seconds()
+    now, leeway = time.time(), rules.leeway
     if claims["exp"] <= now - leeway:
         raise TokenExpired("expired")
     if claims["nbf"] > now + leeway:
         raise TokenInvalid("not_yet_valid")
     if claims["iat"] > now + leeway:
         raise TokenInvalid("iat_in_future")
-    if claims["iss"] != app_settings.ISSUER:
+    if claims["iss"] != rules.issuer:
         raise TokenInvalid("wrong_iss")
-    if claims["aud"] != audience(kind):
+    if claims["aud"] != rules.audience:
         raise TokenInvalid("wrong_aud")
     # The verifier enforces the lifetime too, not only the minter: shortening a
     # TTL (after a leak, say) cuts the tokens already out there at once.
-    if claims["exp"] - claims["iat"] > ttl(kind).total_seconds():
+    if claims["exp"] - claims["iat"] > rules.ttl:
         raise TokenInvalid("lifetime_too_long")
 
 

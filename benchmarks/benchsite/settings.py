@@ -68,13 +68,22 @@ _redis_cache = {
     "LOCATION": f"{REDIS_URL}/14",
     "KEY_PREFIX": "jwt-email-bench",
 }
+# Where the revocation marks live, by BENCH_REVOCATION_CACHE: "redis" (shared by
+# every worker of every host), "file" (shared by the workers of this host, as the
+# SQLite database is), or "locmem" (per worker process: diagnostic only).
+_revocation_caches = {
+    "redis": _redis_cache,
+    "file": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("BENCH_FILE_CACHE", str(RESULTS_DIR / "work" / "marks")),
+        # Marks must not be culled (a culled mark is back only at the next reload).
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    },
+    "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "marks"},
+}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "revocation": (
-        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "revocation"}
-        if os.environ.get("BENCH_REVOCATION_CACHE") == "locmem"
-        else _redis_cache
-    ),
+    "revocation": _revocation_caches[os.environ.get("BENCH_REVOCATION_CACHE", "redis")],
 }
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -72,7 +72,8 @@ class JWTEmailAuthentication(BaseAuthentication):
         except UnicodeError:
             self._fail(request, "Invalid Authorization header.", "invalid_token")
         try:
-            claims = services.authenticate_access(token, client=client_of(request))
+            # The client is worked out only if a refusal is recorded.
+            claims = services.authenticate_access(token, client=lambda: client_of(request))
         except TokenError as exc:
             self._fail(request, exc.detail, exc.code)
         try:

@@ -18,9 +18,11 @@ from weakref import WeakKeyDictionary
 
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
-from .conf import app_settings
+from .conf import PREFIX, app_settings
 from .models import RevokedKind, RevokedToken
 
 KEY_PREFIX = "jwt_email:revoked:"
@@ -30,7 +32,23 @@ RELOAD_EVERY = 60
 
 
 def _cache() -> BaseCache:
-    return caches[app_settings.REVOCATION_CACHE]
+    return caches[_alias()]
+
+
+# The alias, read once per settings: looked up on every authenticated request.
+_aliases: list[str] = []
+
+
+def _alias() -> str:
+    if not _aliases:
+        _aliases.append(app_settings.REVOCATION_CACHE)
+    return _aliases[0]
+
+
+@receiver(setting_changed)
+def _reset_alias(*, setting: str, **kwargs: Any) -> None:
+    if setting == PREFIX + "REVOCATION_CACHE":
+        _aliases.clear()
 
 
 def _key(sid: str) -> str:

@@ -8,7 +8,7 @@ refusal is recorded through ``audit.record`` before it is raised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -480,14 +480,24 @@ def _refresh_refused(
 # --- access --------------------------------------------------------------------
 
 
-def authenticate_access(token: str, *, client: Client | None = None) -> dict[str, Any]:
+def authenticate_access(
+    token: str, *, client: Client | Callable[[], Client] | None = None
+) -> dict[str, Any]:
     """The claims of a valid, unrevoked access token. No database query unless the
-    revocation cache has lost its marks."""
-    with _audited(client or Client()):
+    revocation cache has lost its marks.
+
+    ``client`` may be a callable, called only to record a refusal: on every
+    authenticated request, working out who asked cost more than the whole check
+    of an already verified token.
+    """
+    try:
         claims = tokens.decode(token, tokens.ACCESS)
         if revocation.is_session_revoked(claims["sid"]):
             raise _context(TokenRevoked("session_revoked"), jti=claims["jti"])
-        return claims
+    except TokenError:
+        with _audited(client() if callable(client) else client or Client()):
+            raise
+    return claims
 
 
 # --- revoke --------------------------------------------------------------------

@@ -57,8 +57,8 @@ lint: $(INSTALLED)
 	exit $$status
 
 # --- benchmarks (benchmarks/README.md) --------------------------------------------
-# `make bench`: the full suite (~12 minutes on 2 cores), writes benchmarks/results.md;
-# `make bench-quick`: small sizes and short runs (~2 minutes), for development.
+# `make bench`: the full suite (~8 minutes on 2 cores, ~11 on a fresh clone), writes
+# benchmarks/results.md; `make bench-quick`: small sizes, short runs (~1.5 minutes).
 # Their own virtualenv holds the peers (simplejwt, django-sesame), gunicorn and
 # Celery beside this app; wrk comes from Debian (or a bounded Python generator).
 BENCH_VENV := .bench-venv

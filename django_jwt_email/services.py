@@ -8,6 +8,7 @@ refusal is recorded through ``audit.record`` before it is raised.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import BaseUserManager
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -666,21 +667,67 @@ def cleanup_targets(now: datetime | None = None) -> dict[str, QuerySet[Any]]:
     }
 
 
-def delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> Iterator[int]:
-    """Delete ``queryset`` ``batch_size`` rows at a time; yield each batch's count.
+def delete_in_batches(
+    queryset: QuerySet[Any], batch_size: int, *, pause: float | None = None
+) -> Iterator[int]:
+    """Delete ``queryset`` ``batch_size`` rows at a time, in primary-key order;
+    yield each batch's count.
 
-    Each batch selects its primary keys, then deletes them by key in its own
-    short statement, so no lock is held for long and no LIMIT-in-subquery is
-    needed (MySQL refuses one).
+    Each batch is one short transaction (its keys selected, then deleted by key
+    in statements that respect the database's parameter limit), so no lock is
+    held for long. On SQLite, whose one writer lock is taken by the next batch
+    the moment the last one commits, a pause between batches lets waiting
+    sign-ins in (its busy handler polls at up to 100 ms), and a larger page cache
+    for this connection keeps the index pages of the table in memory across
+    batches (deleting rows rewrites pages all over the random-order indexes).
     """
-    while True:
-        pks = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return
-        deleted, _ = queryset.model._base_manager.filter(pk__in=pks).delete()
-        yield deleted
-        if len(pks) < batch_size:
-            return
+    database = queryset.db
+    connection = connections[database]
+    sqlite = connection.vendor == "sqlite"
+    pause = (0.1 if sqlite else 0.0) if pause is None else pause
+    chunk = connection.features.max_query_params or batch_size
+    last_pk = None
+    with _bulk_delete_cache(connection):
+        while True:
+            page = queryset.order_by("pk")
+            if last_pk is not None:
+                page = page.filter(pk__gt=last_pk)
+            pks = list(page.values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                return
+            with transaction.atomic(using=database):
+                deleted = sum(
+                    queryset.model._base_manager.using(database)
+                    .filter(pk__in=pks[start : start + chunk])
+                    .delete()[0]
+                    for start in range(0, len(pks), chunk)
+                )
+            yield deleted
+            if len(pks) < batch_size:
+                return
+            last_pk = pks[-1]
+            time.sleep(pause)
+
+
+# SQLite's page cache for the cleanup's connection, in KiB (negative: a size, not
+# pages). Only an upper bound: memory is used as pages are read.
+SQLITE_CLEANUP_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def _bulk_delete_cache(connection: Any) -> Iterator[None]:
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CLEANUP_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 # --- shared steps --------------------------------------------------------------

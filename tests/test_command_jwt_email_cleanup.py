@@ -109,6 +109,36 @@ def test_cleanup_in_batches_with_a_line_per_batch(user):
     assert list(IssuedToken.objects.values_list("jti", flat=True)) == ["live"]
 
 
+def test_cleanup_batch_larger_than_the_databases_parameter_limit(user):
+    """A batch of more keys than one statement may bind (999 on SQLite) is deleted
+    in several statements of one transaction, not refused by the database."""
+    expired = timezone.now() - timedelta(days=1)
+    IssuedToken.objects.bulk_create(
+        (
+            IssuedToken(jti=f"j{n}", kind="login", user=user, expires_at=expired)
+            for n in range(2500)
+        ),
+        batch_size=500,
+    )
+    output = cleanup("--batch-size", "100000")
+    assert "issued tokens: deleted 2500 (2500 so far)" in output
+    assert not IssuedToken.objects.exists()
+
+
+def test_cleanup_restores_the_sqlite_page_cache(user):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+    cleanup()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == before
+
+
 def test_cleanup_follows_audit_retention(settings):
     settings.JWT_EMAIL_AUDIT_RETENTION = timedelta(days=7)
     TokenEvent.objects.create(

@@ -26,8 +26,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=5000,
-            help="Rows deleted per statement (default 5000).",
+            default=20000,
+            help="Rows deleted per transaction (default 20000).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Only count what would be deleted."

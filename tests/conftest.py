@@ -90,3 +90,11 @@ def pair(user, request_link, api_client):
     response = api_client.post("/auth/token/", {"token": token}, format="json")
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def answer(response) -> bytes:
+    """The whole answer as a client receives it (status line, every header, body),
+    with the clock's marks blanked: the never-cache ``Expires`` header and a cookie's
+    ``expires`` date say "now", and may tick over a second between two requests."""
+    raw = re.sub(rb"(?m)^Expires: [^\r\n]+", b"Expires: <now>", response.serialize())
+    return re.sub(rb"expires=[^;]+; ", b"expires=<now>; ", raw)

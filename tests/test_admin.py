@@ -405,9 +405,10 @@ def export(client, rows):
 
 
 def test_export_selected_events_as_csv(admin_client, user):
-    first = event("issued", user=user, ip="192.0.2.1")
-    second = event("rejected", reason="expired", user=user)
-    event("verified", user=user)  # not selected
+    now = timezone.now()  # explicit times: the newest first, whatever the clock does
+    first = event("issued", user=user, ip="192.0.2.1", at=now - timedelta(seconds=2))
+    second = event("rejected", reason="expired", user=user, at=now - timedelta(seconds=1))
+    event("verified", user=user, at=now)  # not selected
     response = export(admin_client, [first, second])
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"

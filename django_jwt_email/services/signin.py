@@ -1,0 +1,264 @@
+"""Sign-in by link: request → issue → send → verify → sign in (a session) or pair.
+
+``deliver`` is the delivery unit: whether the account exists is decided there,
+inline or in a Celery worker, never in the request view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.module_loading import import_string
+
+from .. import codes, emails, tokens
+from ..accounts import email_of, find_user, get_or_create_account, lookalike_exists
+from ..conf import app_settings
+from ..exceptions import BrowserMismatch, TokenError, TokenInvalid
+from ..models import EventType as Event
+from ..models import IssuedToken, TokenKind
+from .sessions import Pair, issue_pair
+from .steps import Client, attach, audited, one, record, why_not_active
+
+# --- request → issue → send ------------------------------------------------------
+
+
+def request_link(
+    email: str,
+    *,
+    next_url: str = "",
+    client: Client | None = None,
+    browser_hash: str = "",
+    staff_only: bool = False,
+) -> None:
+    """Hand one sign-in request to the configured EMAIL_SENDER.
+
+    Whether the account exists is decided inside the delivery unit, not here,
+    so that with a queued sender the caller's response is the same in content
+    and in time for every address.
+    """
+    client = client or Client()
+    payload = {
+        "email": email,
+        "next_url": next_url,
+        "ip": client.ip,
+        "user_agent": client.user_agent[:255],
+        "browser_hash": browser_hash,
+        "staff_only": staff_only,
+        "requested_at": timezone.now().isoformat(),
+    }
+    sender = import_string(app_settings.EMAIL_SENDER)
+    sender(payload)
+
+
+def deliver_now(payload: dict[str, Any]) -> None:
+    """The default EMAIL_SENDER: run the delivery unit inline, in the request."""
+    deliver(**payload)
+
+
+def deliver(
+    email: str,
+    next_url: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+    browser_hash: str = "",
+    staff_only: bool = False,
+    requested_at: str | None = None,
+) -> None:
+    """The delivery unit: find the account, mint and store a login token, send it."""
+    user = find_user(email)
+    if not _may_receive_link(user, email, staff_only=staff_only):
+        return
+    # The message goes to the stored address, never the typed one (compare
+    # Django's CVE-2019-19844); a sign-up link goes to the address as given.
+    address = email_of(user) if user is not None else BaseUserManager.normalize_email(email)
+    client = Client(ip, user_agent)
+    token = issue_login(user, address, client, next_url=next_url, browser_hash=browser_hash)
+    send_login(
+        token,
+        to=address,
+        user=user,
+        client=client,
+        requested_at=parse_datetime(requested_at) if requested_at else None,
+    )
+
+
+def _may_receive_link(user: Any, email: str, *, staff_only: bool) -> bool:
+    if user is not None:
+        return bool(user.is_active) and (bool(getattr(user, "is_staff", False)) or not staff_only)
+    if staff_only or not app_settings.CREATE_USERS:
+        return False
+    # No sign-up for an address that only differs from an existing account's by
+    # case or a Unicode trick (dotless i for i): it would open a look-alike
+    # account, and the owner of "mike" never asked for it.
+    return not lookalike_exists(email)
+
+
+def issue_login(
+    user: Any, address: str, client: Client, *, next_url: str = "", browser_hash: str = ""
+) -> tokens.Token:
+    """Mint a login token for ``user`` (None: a sign-up for ``address``) and store it."""
+    token = tokens.mint(tokens.LOGIN, subject=str(user.pk) if user is not None else None)
+    IssuedToken.objects.create(
+        jti=token.jti,
+        kind=TokenKind.LOGIN,
+        user=user,
+        email_hash=codes.hash_email(address),
+        signup_email=address if user is None else "",
+        issued_at=token.issued_at,
+        expires_at=token.expires_at,
+        ip=client.ip,
+        user_agent=client.user_agent[:255],
+        next_url=next_url,
+        code_hash=codes.hash_code(codes.derive_code(token.jti)),
+        browser_hash=browser_hash,
+    )
+    record(Event.ISSUED, client, jti=token.jti, user=user)
+    return token
+
+
+def send_login(
+    token: tokens.Token,
+    *,
+    to: str,
+    user: Any,
+    client: Client,
+    requested_at: datetime | None = None,
+) -> bool:
+    """Email the link and code of ``token`` to ``to``; record ``email_sent`` or
+    ``email_failed``. A failure is recorded, never raised: the caller's answer must
+    not depend on it (it would tell which addresses have an account)."""
+    try:
+        message = emails.LoginEmail(
+            to=to,
+            link=emails.build_link(token.token),
+            code=codes.format_code(codes.derive_code(token.jti)),
+            expires_at=token.expires_at,
+            expires_minutes=max(1, round(tokens.ttl(tokens.LOGIN).total_seconds() / 60)),
+            requested_at=requested_at,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            signup=user is None,
+        )
+        emails.send_login_email(message)
+    except Exception as exc:  # SMTP errors, a bad LINK_BASE_URL, a broken template
+        record(Event.EMAIL_FAILED, client, jti=token.jti, user=user, reason=type(exc).__name__)
+        return False
+    record(Event.EMAIL_SENT, client, jti=token.jti, user=user)
+    return True
+
+
+# --- verify → sign in / pair -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: Any
+    next_url: str
+
+
+def check_login(token: str) -> IssuedToken:
+    """The issued row of a login token that could be redeemed now; consumes nothing.
+
+    For the GET of the verify page: mail scanners prefetch links, so looking
+    must never use a link up. Raises a TokenError; records nothing.
+    """
+    row = _login_row(token, browser_verifier=None, check_browser=False)
+    reason = why_not_active(row, timezone.now())
+    if reason.reason != "not_consumed":
+        raise reason
+    return row
+
+
+def redeem_login(token: str, *, client: Client, browser_verifier: str | None = None) -> SignIn:
+    """Consume a login link's token for a browser sign-in.
+
+    Raises a TokenError (recorded as ``rejected``), BrowserMismatch among them.
+    """
+    with audited(client):
+        row = _login_row(token, browser_verifier)
+        with transaction.atomic():
+            return SignIn(sign_in_row(row, client), row.next_url)
+
+
+def sign_in_pair(token: str, *, client: Client, browser_verifier: str | None = None) -> Pair:
+    """Redeem a login link for an API client: one transaction, one new session."""
+    with audited(client):
+        row = _login_row(token, browser_verifier)
+        with transaction.atomic():
+            return issue_pair(sign_in_row(row, client), client=client)
+
+
+def _login_row(
+    token: str, browser_verifier: str | None, *, check_browser: bool = True
+) -> IssuedToken:
+    claims = tokens.decode(token, tokens.LOGIN)
+    row = one(IssuedToken.objects.select_related("user").filter(jti=claims["jti"]))
+    if row is None or row.kind != TokenKind.LOGIN:
+        raise attach(TokenInvalid("unknown_jti"), jti=claims["jti"])
+    if row.user_id is not None and claims.get("sub") != str(row.user_id):
+        raise attach(TokenInvalid("subject_mismatch"), row)
+    # A bound link opened in another browser signs nobody in there: it shows
+    # the code, to be typed in the browser that asked (no dead end).
+    if check_browser and not same_browser(row, browser_verifier):
+        raise attach(_other_browser(row), row)
+    return row
+
+
+def same_browser(row: IssuedToken, browser_verifier: str | None) -> bool:
+    """Unbound links work anywhere; a bound one only with its binding cookie."""
+    return not row.browser_hash or codes.matches(
+        row.browser_hash, codes.hash_verifier(browser_verifier or "")
+    )
+
+
+def _other_browser(row: IssuedToken) -> TokenError:
+    """BrowserMismatch with the code to type in the right browser, but only for a
+    link that could still be redeemed: a dead link's code is not worth showing."""
+    refusal = why_not_active(row, timezone.now())
+    if refusal.reason != "not_consumed":
+        return refusal
+    return BrowserMismatch(codes.format_code(codes.derive_code(row.jti)))
+
+
+def sign_in_row(row: IssuedToken, client: Client) -> Any:
+    """Inside the caller's transaction: consume ``row``, check its user, record it."""
+    _consume(row)
+    user = row.user if row.user is not None else _create_user(row)
+    if not user.is_active:
+        raise attach(TokenInvalid("inactive_user"), row, user=user)
+    # A link must not outlive an address change: it was mailed to the old one.
+    if codes.hash_email(email_of(user)) != row.email_hash:
+        raise attach(TokenInvalid("email_changed"), row, user=user)
+    record(Event.VERIFIED, client, jti=row.jti, user=user)
+    return user
+
+
+def _consume(row: IssuedToken) -> None:
+    """Mark ``row`` used with one conditional UPDATE whose row count decides:
+    of two concurrent redemptions, exactly one sees 1. A link whose code was
+    guessed wrong CODE_MAX_ATTEMPTS times is spent, even before its revoke lands."""
+    now = timezone.now()
+    consumed = IssuedToken.objects.filter(
+        pk=row.pk,
+        used_at=None,
+        revoked_at=None,
+        expires_at__gt=now,
+        code_attempts__lt=app_settings.CODE_MAX_ATTEMPTS,
+    ).update(used_at=now)
+    if consumed != 1:
+        row.refresh_from_db(fields=["used_at", "revoked_at", "expires_at", "code_attempts"])
+        raise attach(why_not_active(row, now), row)
+
+
+def _create_user(row: IssuedToken) -> Any:
+    """The account of a redeemed sign-up link (created only now, never on request)."""
+    user = get_or_create_account(row.signup_email)
+    if user is None:
+        raise attach(TokenInvalid("signup_failed"), row)
+    return user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,8 @@ from rest_framework.test import APIClient
 from django_jwt_email import tokens
 
 KEY_DIR = Path(__file__).parent / "keys"
+#: The Redis of the ``redis`` and ``celery`` tests (CI sets it; the machine's by default).
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +26,19 @@ def _clean_caches():
         cache.clear()
     tokens._verified.entries.clear()
     yield
+
+
+@pytest.fixture
+def redis_client():
+    """A client of the tests' Redis; the test is skipped, saying why, if none answers."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis is unreachable at {REDIS_URL}: {exc}")
+    yield client
+    client.close()
 
 
 @pytest.fixture

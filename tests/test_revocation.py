@@ -103,18 +103,6 @@ def test_marks_go_to_the_configured_revocation_cache(pair, api_client, settings)
 # --- across processes, through Redis ------------------------------------------------
 
 
-@pytest.fixture
-def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis is unreachable at {REDIS_URL}: {exc}")
-    yield client
-    client.close()
-
-
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -22,14 +22,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
-def redis_revocation(settings):
+def redis_revocation(settings, redis_client):
     """REVOCATION_CACHE on Redis, under a key prefix of this test alone."""
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.skip(f"Redis is unreachable at {REDIS_URL}: {exc}")
+    client = redis_client
     prefix = f"test-revocation-{uuid.uuid4().hex}"
     settings.CACHES = {
         **settings.CACHES,
@@ -43,7 +38,6 @@ def redis_revocation(settings):
     yield lambda: [key for key in client.scan_iter(f"{prefix}:*")]
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
-    client.close()
 
 
 def bearer(token):

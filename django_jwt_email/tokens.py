@@ -50,8 +50,15 @@ COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def new_id() -> str:
-    """A random identifier for ``jti`` and ``sid``: 192 bits, URL-safe."""
-    return secrets.token_urlsafe(24)
+    """A random identifier for ``jti`` and ``sid``: 192 bits, URL-safe.
+
+    Never starting with "-", so that it can be pasted after an option on a command
+    line (``jwt_email_revoke --jti ...``) without being read as an option itself.
+    """
+    while True:
+        value = secrets.token_urlsafe(24)
+        if not value.startswith("-"):
+            return value
 
 
 def audience(kind: str) -> str:

@@ -565,3 +565,9 @@ def test_cache_never_holds_a_whole_token():
 def test_expires_in_counts_seconds_from_now():
     assert tokens.expires_in(int(time.time()) + 300) in (299, 300)
     assert tokens.expires_in(int(time.time()) - 5) == 0
+
+
+def test_new_ids_never_start_with_a_dash():
+    """A jti or sid is pasted after ``--jti`` on the command line: argparse would
+    read one starting with "-" as an option (1 in 64 before this rule)."""
+    assert not any(tokens.new_id().startswith("-") for _ in range(2000))

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_protect
 from .. import services
 from ..clientinfo import client_of
 from ..conf import app_settings
-from ..views import bind_browser, no_store
+from ..views import bind_browser, no_store, safe_next
 
 
 class AdminRequestForm(forms.Form):
@@ -47,7 +47,9 @@ class AdminRequestView(View):
         form = AdminRequestForm(request.POST)
         admin_index = _admin_url("admin:index")
         requested = form.data.get("next", "")
-        next_url = requested if _is_local_path(request, requested) else admin_index
+        # A path on this site only (the verify page checks ``next`` again).
+        local = requested.startswith("/") and safe_next(request, requested)
+        next_url = requested if local else admin_index
         response = HttpResponseRedirect(
             f"{_admin_url('admin:login')}?{urlencode({'next': next_url})}"
         )
@@ -77,10 +79,3 @@ def _admin_url(name: str) -> str:
         return reverse(name)
     except NoReverseMatch:
         return "/"
-
-
-def _is_local_path(request: HttpRequest, url: str) -> bool:
-    """A path on this site (the verify page checks ``next`` again on redemption)."""
-    return url.startswith("/") and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )

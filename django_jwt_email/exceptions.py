@@ -71,6 +71,11 @@ class CodeInvalid(JWTEmailError):
     default_detail = "The code is invalid or has expired. Ask for a new sign-in email."
 
 
-class InvalidEmail(JWTEmailError):
-    code = "invalid_email"
-    default_detail = "Enter a valid email address."
+class Unavailable(JWTEmailError):
+    """A dependency the request needs (the database, the queue broker) cannot be
+    reached: answered 503 with ``Retry-After``, the same for every address."""
+
+    code = "unavailable"
+    default_detail = "The service is temporarily unavailable. Try again in a few seconds."
+    #: Seconds a client should wait before trying again (the ``Retry-After`` header).
+    retry_after = 5

@@ -166,6 +166,8 @@ class EventType(models.TextChoices):
     ISSUED = "issued", _("issued")
     EMAIL_SENT = "email_sent", _("email sent")
     EMAIL_FAILED = "email_failed", _("email failed")
+    # The delivery could not even be queued (broker down): no user is known yet.
+    DELIVERY_FAILED = "delivery_failed", _("delivery failed")
     VERIFIED = "verified", _("verified")
     REJECTED = "rejected", _("rejected")
     REFRESHED = "refreshed", _("refreshed")
@@ -192,6 +194,12 @@ class TokenEvent(models.Model):
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
+    # Keyed hash of an address, for events of a request no user is known for yet
+    # (delivery_failed): the admin's search finds them by the address typed.
+    email_hash = models.CharField(max_length=64, blank=True)
+    # How many occurrences this row stands for: 1, except for rows that summarise
+    # events counted rather than written one by one (refusals beyond a rate).
+    count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = TokenEventQuerySet.as_manager()
@@ -206,6 +214,11 @@ class TokenEvent(models.Model):
             models.Index(fields=["ip"], name="jwt_email_event_ip"),
             # The admin's "by reason" filter, newest first.
             models.Index(fields=["reason", "created_at"], name="jwt_email_event_reason"),
+            models.Index(
+                fields=["email_hash"],
+                name="jwt_email_event_email",
+                condition=~Q(email_hash=""),
+            ),
         ]
 
     def __str__(self) -> str:

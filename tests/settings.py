@@ -65,7 +65,8 @@ def _database() -> dict:
             "PASSWORD": parts.password or "",
             "HOST": parts.hostname or "127.0.0.1",
             "PORT": str(parts.port or 5432),
-            "TEST": {"NAME": "test_django_jwt_email"},
+            # Distinct names let several checkouts run their tests at once.
+            "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_django_jwt_email")},
         }
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "test.sqlite3"}
 

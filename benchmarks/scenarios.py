@@ -261,10 +261,11 @@ def sizes() -> dict[str, int]:
     from sesame.utils import get_query_string, get_token
 
     from django_jwt_email import services
+    from django_jwt_email.clientinfo import Client
 
     user = bench_user("bench-sizes@example.com")
     token, link = login_tokens(user.email, 1)[0]
-    pair = services.sign_in_pair(token, client=services.Client("127.0.0.1", "bench"))
+    pair = services.sign_in_pair(token, client=Client("127.0.0.1", "bench"))
     simplejwt = RefreshToken.for_user(user)
     link_base = link.split("?", 1)[0]
     return {
@@ -288,14 +289,18 @@ def bearer_tokens(cold: int, out: Path) -> dict[str, Any]:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from django_jwt_email import services, tokens
+    from django_jwt_email.clientinfo import Client
 
     user = bench_user("bench-bearer@example.com")
-    pair = services.issue_pair(user, client=services.Client("127.0.0.1", "bench"))
+    pair = services.issue_pair(user, client=Client("127.0.0.1", "bench"))
     claims = pair.access.claims
     with out.open("w") as handle:
         for _ in range(cold):
             minted = tokens.mint(
-                tokens.ACCESS, subject=claims["sub"], sid=claims["sid"], scope=claims["scope"]
+                tokens.TokenKind.ACCESS,
+                subject=claims["sub"],
+                sid=claims["sid"],
+                scope=claims["scope"],
             )
             handle.write(minted.token + "\n")
     return {

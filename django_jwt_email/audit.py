@@ -11,8 +11,13 @@ import logging
 from typing import Any
 
 from . import signals
+from .clientinfo import Client
 from .models import EventType as Event
 from .models import TokenEvent
+
+__all__ = ["record"]
+
+NOBODY = Client()
 
 logger = logging.getLogger("django_jwt_email")
 
@@ -38,21 +43,32 @@ LEVELS = {
 def record(
     event: str,
     *,
+    client: Client | None = None,
     reason: str = "",
     jti: str = "",
     user: Any = None,
-    ip: str | None = None,
-    user_agent: str = "",
+    email_hash: str = "",
+    count: int = 1,
+    save: bool = True,
 ) -> TokenEvent:
-    """Record ``event``: save a ``TokenEvent``, log one line, send its signal."""
-    row = TokenEvent.objects.create(
+    """Record ``event`` of ``client``: save a ``TokenEvent``, log one line, send its
+    signal. With ``save=False`` the row is built but not written (events counted
+    elsewhere, such as routine refreshes on their session's row): the log line and
+    the signal still go out."""
+    client = client or NOBODY
+    ip = client.ip
+    row = TokenEvent(
         event=event,
         reason=reason[:64],
         jti=jti[:64],
         user=user if getattr(user, "pk", None) is not None else None,
         ip=ip or None,
-        user_agent=(user_agent or "")[:255],
+        user_agent=(client.user_agent or "")[:255],
+        email_hash=email_hash,
+        count=count,
     )
+    if save:
+        row.save(force_insert=True)
     user_id = getattr(user, "pk", None)
     # One key=value line (logfmt) for grep and log shippers, and the same fields
     # under ``record.jwt_email`` for structured (JSON) formatters.

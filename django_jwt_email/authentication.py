@@ -12,16 +12,31 @@ from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.utils.functional import SimpleLazyObject
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from . import services
-from .clientinfo import client_of
-from .exceptions import TokenError
+from .exceptions import TokenError, Unavailable
+from .http import as_unavailable, client_of
+
+__all__ = ["JWTEmailAuthentication", "ServiceUnavailable"]
 
 ERROR_ATTRIBUTE = "_jwt_email_error"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """503 ``{"detail", "code": "unavailable"}``; DRF's handler adds ``Retry-After``
+    from ``wait``, as it does for a throttled request."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+    def __init__(self, error: Unavailable) -> None:
+        super().__init__({"detail": error.detail, "code": error.code})
+        self.wait = error.retry_after
 
 
 class LazyUser(SimpleLazyObject):
@@ -46,7 +61,13 @@ class LazyUser(SimpleLazyObject):
 
 def _load_user(pk: Any, request: Request | None) -> Any:
     user_model = get_user_model()
-    user = user_model._default_manager.filter(pk=pk, is_active=True).first()
+    try:
+        user = user_model._default_manager.filter(pk=pk, is_active=True).first()
+    except DatabaseError as exc:
+        unavailable = as_unavailable(exc)
+        if unavailable is None:
+            raise
+        raise ServiceUnavailable(unavailable) from exc
     if user is None:  # deleted or deactivated without going through save()
         if request is not None:
             setattr(request, ERROR_ATTRIBUTE, "invalid_token")
@@ -76,6 +97,8 @@ class JWTEmailAuthentication(BaseAuthentication):
             claims = services.authenticate_access(token, client=lambda: client_of(request))
         except TokenError as exc:
             self._fail(request, exc.detail, exc.code)
+        except Unavailable as exc:  # neither the revocation cache nor the database answers
+            raise ServiceUnavailable(exc) from exc
         try:
             pk = get_user_model()._meta.pk.to_python(claims["sub"])
         except ValidationError:  # signed by us, yet not a key of this user model

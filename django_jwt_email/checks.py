@@ -66,6 +66,28 @@ def _importable(value: Any) -> bool:
         return False
 
 
+def _link_template(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str) or "{token}" not in value:
+        return False
+    try:
+        value.format(token="")
+    except (KeyError, IndexError, ValueError):  # another {field}, or a stray brace
+        return False
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*://\S+$", value, re.IGNORECASE))
+
+
+def _adapter_class(value: Any) -> bool:
+    from .adapter import DefaultAdapter
+
+    try:
+        adapter = import_string(value) if isinstance(value, str) else None
+    except ImportError:
+        return False
+    return isinstance(adapter, type) and issubclass(adapter, DefaultAdapter)
+
+
 def _alphabet(value: Any) -> bool:
     # Typed codes are upper-cased before comparison, so the alphabet must be
     # upper case too (and "a" and "A" would be one symbol anyway).
@@ -115,6 +137,16 @@ EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "CODE_MAX_ATTEMPTS": (lambda v: type(v) is int and 1 <= v <= 10, "an integer from 1 to 10"),
     "BIND_TO_BROWSER": (lambda v: isinstance(v, bool), "True or False"),
+    "LINK_URL": (_link_template, "None, or a URL template containing {token}"),
+    "CLIENT_ID": (lambda v: v is None or (isinstance(v, str) and bool(v)), "None or a string"),
+    "ADAPTER": (_adapter_class, "the dotted path of a DefaultAdapter subclass"),
+    "UPDATE_LAST_LOGIN": (lambda v: isinstance(v, bool), "True or False"),
+    "SESSION_AGE": (
+        lambda v: v is None or (type(v) is int and v > 0),
+        "None or a positive number of seconds",
+    ),
+    "AUDIT_EVERY_REFRESH": (lambda v: isinstance(v, bool), "True or False"),
+    "ADMIN_LOGIN_LINK": (lambda v: isinstance(v, bool), "True or False"),
 }
 assert set(EXPECTED) == set(DEFAULTS), "every setting has a validation rule"
 

@@ -1,4 +1,4 @@
-"""Who is asking: the client IP and user agent of a request, for audit and limits.
+"""Who is asking: ``Client`` (IP and user agent) and the documented client-IP rule.
 
 The IP honours django-ratelimit's ``RATELIMIT_IP_META_KEY`` so that the audit
 log and the rate limits agree on who the client is behind a proxy. Without
@@ -12,12 +12,21 @@ proxy, give the setting a callable that picks the right entry.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from .services import Client
+__all__ = ["Client", "client_ip"]
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, for the audit log and the email."""
+
+    ip: str | None = None
+    user_agent: str = ""
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -49,8 +58,3 @@ def _parse_ip(value: str) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
-
-
-def client_of(request: HttpRequest) -> Client:
-    """The IP and user agent of ``request``, as the audit log and emails show them."""
-    return Client(ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:255])

@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     # Scheme and host of the links in emails, e.g. "https://example.com". Never
     # taken from the request's Host header. Must be https unless DEBUG.
     "LINK_BASE_URL": "",
+    # The emailed link as a template with "{token}", for a front end or a mobile app
+    # ("https://app.example.com/signin#token={token}", "myapp://signin?token={token}").
+    # None: the app's own verify page on LINK_BASE_URL.
+    "LINK_URL": None,
     # Create an account when an unknown address redeems its link.
     "CREATE_USERS": False,
     # Templates of the sign-in email (overridable by the site's templates too).
@@ -70,14 +74,29 @@ DEFAULTS: dict[str, Any] = {
     "REVOCATION_CACHE": "default",
     # How long audit events are kept before jwt_email_cleanup deletes them.
     "AUDIT_RETENTION": timedelta(days=90),
-    # The "scope" claim of every access token (space-separated in the token).
+    # The "scope" claim of every access token (space-separated in the token); the
+    # adapter's scopes_for(user) may give a user other scopes.
     "ACCESS_TOKEN_SCOPES": ["api"],
+    # The "client_id" claim of access tokens (RFC 9068 §2.2); None: the AUDIENCE value.
+    "CLIENT_ID": None,
     # The short code sent beside the link, for another device.
     "CODE_LENGTH": 8,
     "CODE_ALPHABET": "23456789ABCDEFGHJKLMNPQRSTUVWXYZ",
     "CODE_MAX_ATTEMPTS": 3,
     # Bind a link to the browser that asked for it (an HttpOnly cookie).
     "BIND_TO_BROWSER": False,
+    # The class a site subclasses to change a decision (who gets a link, how an
+    # account is created, extra claims, scopes, the link, the client IP...).
+    "ADAPTER": "django_jwt_email.adapter.DefaultAdapter",
+    # API sign-ins (auth/token/, auth/code/) send user_logged_in, which sets
+    # last_login, as a browser sign-in does. Never on refresh.
+    "UPDATE_LAST_LOGIN": True,
+    # Seconds a browser session from a link or code lasts; None: SESSION_COOKIE_AGE.
+    "SESSION_AGE": None,
+    # One audit row per refresh; False: refreshes are counted on the session's row.
+    "AUDIT_EVERY_REFRESH": False,
+    # The Django admin's login page offers "Email me a sign-in link" (staff only).
+    "ADMIN_LOGIN_LINK": False,
 }
 
 

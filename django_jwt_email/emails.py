@@ -83,6 +83,8 @@ class LoginEmail:
 
     to: str
     link: str
+    # The raw login token, for a template that builds its own link (a front end's).
+    token: str
     code: str
     expires_at: datetime
     expires_minutes: int
@@ -94,6 +96,7 @@ class LoginEmail:
     def context(self) -> dict[str, Any]:
         return {
             "link": self.link,
+            "token": self.token,
             "browser": describe_browser(self.user_agent),
             "code": self.code,
             "expires_at": self.expires_at,

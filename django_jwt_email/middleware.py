@@ -37,9 +37,10 @@ from django.urls import Resolver404, resolve
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
 from . import codes, services
-from .clientinfo import client_ip, client_of
+from .clientinfo import client_ip
 from .conf import app_settings
-from .views import no_store
+from .http import client_of, no_store
+from .receivers import current_session_key
 
 logger = logging.getLogger("django_jwt_email")
 
@@ -92,6 +93,15 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        # Which browser is asking, should it change its user's address (receivers).
+        context = current_session_key.set(getattr(session, "session_key", None) or "")
+        try:
+            return self.limit(request)
+        finally:
+            current_session_key.reset(context)
+
+    def limit(self, request: HttpRequest) -> HttpResponse:
         url_name = guarded_url_name(request)
         if url_name is None:
             return self.get_response(request)

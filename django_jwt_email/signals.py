@@ -1,7 +1,8 @@
 """Signals sent by ``audit.record``; every receiver gets the same keyword arguments.
 
 Arguments of every signal: ``sender`` (the ``TokenEvent`` model), ``event`` (the
-saved ``TokenEvent``), ``user`` (a user or None), ``jti`` (str, may be empty),
+``TokenEvent``, saved; unsaved for a refresh counted on its session's row, see
+``JWT_EMAIL_AUDIT_EVERY_REFRESH``), ``user`` (a user or None), ``jti`` (str, may be empty),
 ``reason`` (str, may be empty), ``ip`` (str or None). A token is never passed.
 """
 

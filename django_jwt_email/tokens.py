@@ -21,26 +21,56 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.core.signals import setting_changed
+from django.db.models import TextChoices
 from django.dispatch import receiver
+from django.utils.translation import gettext_lazy as _
 from jwt.utils import base64url_decode
 
 from .conf import PREFIX, app_settings
-from .exceptions import TokenExpired, TokenInvalid
+from .exceptions import ConfigurationError, TokenExpired, TokenInvalid
 from .keys import KeyRing, get_keyring
 
 if TYPE_CHECKING:
     from jwt.types import SigOptions
 
-LOGIN, REFRESH, ACCESS = "login", "refresh", "access"
-KINDS = (LOGIN, REFRESH, ACCESS)
+
+class TokenKind(TextChoices):
+    """The three kinds of token, the one definition the whole package uses."""
+
+    LOGIN = "login", _("login link")
+    REFRESH = "refresh", _("refresh")
+    ACCESS = "access", _("access")
+
+
 # Explicit typing (RFC 8725 §3.11): one kind can never pass for another.
-TYP = {LOGIN: "login+jwt", REFRESH: "refresh+jwt", ACCESS: "at+jwt"}
-# Claims every token of a kind must carry; "sub" is absent only from sign-up links.
-REQUIRED = {
-    LOGIN: ["iss", "aud", "jti", "iat", "nbf", "exp"],
-    REFRESH: ["iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid"],
-    ACCESS: ["iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid", "scope"],
+TYP: dict[str, str] = {
+    TokenKind.LOGIN: "login+jwt",
+    TokenKind.REFRESH: "refresh+jwt",
+    TokenKind.ACCESS: "at+jwt",
 }
+# Claims every token of a kind must carry; "sub" is absent only from sign-up links.
+# A refresh token carries its session's generation ("gen"): the one a refresh expects.
+REQUIRED: dict[str, list[str]] = {
+    TokenKind.LOGIN: ["iss", "aud", "jti", "iat", "nbf", "exp"],
+    TokenKind.REFRESH: ["iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid", "gen"],
+    TokenKind.ACCESS: [
+        "iss",
+        "aud",
+        "sub",
+        "jti",
+        "iat",
+        "nbf",
+        "exp",
+        "sid",
+        "scope",
+        "client_id",
+    ],
+}
+# Claims the package sets itself: a site's extra access-token claims may not use them.
+RESERVED_CLAIMS = frozenset(
+    {"iss", "aud", "sub", "sid", "jti", "exp", "iat", "nbf", "scope", "typ", "client_id", "gen"}
+    | {"auth_time", "acr", "amr", "azp", "cnf", "act", "may_act"}
+)
 # Only these header parameters are understood; anything else (crit, jku, x5u,
 # jwk, x5c, b64, ...) would ask the verifier to trust something from the token.
 ALLOWED_HEADER = {"alg", "typ", "kid"}
@@ -64,7 +94,13 @@ def new_id() -> str:
 def audience(kind: str) -> str:
     """Access tokens carry the plain AUDIENCE (what resource servers check)."""
     base: str = app_settings.AUDIENCE
-    return base if kind == ACCESS else f"{base}:{kind}"
+    return base if kind == TokenKind.ACCESS else f"{base}:{kind}"
+
+
+def client_id() -> str:
+    """The ``client_id`` claim of access tokens (RFC 9068 §2.2): CLIENT_ID, else AUDIENCE."""
+    value: str | None = app_settings.CLIENT_ID
+    return value or app_settings.AUDIENCE
 
 
 def ttl(kind: str) -> timedelta:
@@ -90,13 +126,17 @@ def mint(
     subject: str | None,
     sid: str | None = None,
     scope: str | None = None,
+    generation: int | None = None,
+    extra: dict[str, Any] | None = None,
     now: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> Token:
     """Sign a new token of ``kind`` with the first configured key.
 
     ``expires_at`` may only shorten the kind's TTL (a refresh family's absolute
-    lifetime): ``decode`` refuses a token that lives longer than its TTL.
+    lifetime): ``decode`` refuses a token that lives longer than its TTL. ``extra``
+    claims (a site's, for access tokens) may not use a reserved name, and the
+    token they make may not exceed MAX_TOKEN_LENGTH: ConfigurationError.
     """
     key = get_keyring().signing_key
     issued = (now or datetime.now(timezone.utc)).replace(microsecond=0)
@@ -115,12 +155,30 @@ def mint(
         claims["sid"] = sid
     if scope is not None:
         claims["scope"] = scope
+    if generation is not None:
+        claims["gen"] = generation
+    if kind == TokenKind.ACCESS:
+        claims["client_id"] = client_id()
+    if extra:
+        reserved = sorted(set(extra) & RESERVED_CLAIMS)
+        if reserved:
+            raise ConfigurationError(
+                "reserved_claim",
+                f"Extra access-token claims may not use reserved names: {', '.join(reserved)}.",
+            )
+        claims.update(extra)
     encoded = jwt.encode(
         claims,
         key.private_key,
         algorithm=key.algorithm,
         headers={"kid": key.kid, "typ": TYP[kind]},
     )
+    if len(encoded) > app_settings.MAX_TOKEN_LENGTH:
+        raise ConfigurationError(
+            "token_too_long",
+            f"A {kind} token of {len(encoded)} characters exceeds {PREFIX}MAX_TOKEN_LENGTH "
+            f"({app_settings.MAX_TOKEN_LENGTH}): it would be refused. Send fewer claims.",
+        )
     return Token(encoded, kind, claims["jti"], issued, expires, claims)
 
 
@@ -178,15 +236,22 @@ def _reset_rules(*, setting: str, **kwargs: Any) -> None:
 
 
 def _check_claims(claims: dict[str, Any], kind: str, rules: _Rules) -> None:
+    # The audience first: a token of another kind is refused as such, whatever else
+    # it lacks (the truest reason for the audit log).
+    if isinstance(claims.get("aud"), str) and claims["aud"] != rules.audience:
+        raise TokenInvalid("wrong_aud")
     missing = [name for name in REQUIRED[kind] if name not in claims]
     if missing:
         raise TokenInvalid("missing_claim")
     for name in ("iat", "nbf", "exp"):
         if type(claims[name]) is not int:  # NumericDate; bool is an int subclass
             raise TokenInvalid("bad_claims")
-    for name in ("jti", "sub", "sid", "scope", "iss", "aud"):
+    for name in ("jti", "sub", "sid", "scope", "iss", "aud", "client_id"):
         if name in claims and not isinstance(claims[name], str):
             raise TokenInvalid("bad_claims")
+    gen = claims.get("gen", 0)
+    if type(gen) is not int or gen < 0:
+        raise TokenInvalid("bad_claims")
     now, leeway = time.time(), rules.leeway
     if claims["exp"] <= now - leeway:
         raise TokenExpired("expired")

@@ -1,25 +1,21 @@
 """HTTP views: parse input, call ``services``, map domain errors to responses.
 
-No token or database logic of their own. Every response that carries or
-consumes a token is ``Cache-Control: no-store`` and ``Referrer-Policy:
-no-referrer``: a token must not linger in a cache or leak in a Referer. The two
-pages with a form posting to the CSRF-protected verify view say
-``strict-origin`` instead (under no-referrer browsers post ``Origin: null``,
-which Django's CSRF check refuses); that still never sends the path or query.
+No token or database logic of their own. Every response that carries or consumes
+a token is ``no_store`` (see ``http``). A dependency that is down (the database,
+the queue broker) is answered 503 with ``Retry-After``, the same for every
+address: never a 500, never a different answer for a known address.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render, resolve_url
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
@@ -33,11 +29,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import codes, emails, serializers, services
+from . import serializers, services
+from .adapter import get_adapter
 from .authentication import JWTEmailAuthentication
-from .clientinfo import client_of
 from .conf import app_settings
-from .exceptions import BrowserMismatch, CodeInvalid, ConfigurationError, TokenError
+from .exceptions import BrowserMismatch, CodeInvalid, TokenError
+from .http import (
+    BINDING_COOKIE,
+    as_unavailable,
+    bind_browser,
+    client_of,
+    form_page,
+    no_store,
+    safe_next,
+    unavailable_page,
+)
 from .keys import public_jwks
 
 
@@ -69,7 +75,6 @@ else:  # without drf-spectacular the decorators change nothing
         return None
 
 
-BINDING_COOKIE = "jwt_email_binding"
 # The error answers every JSON endpoint may give, for the OpenAPI schema: 400 bad
 # input or token, 413 body too large, 415 media type, 429 rate limited.
 ERROR_RESPONSES = {
@@ -86,51 +91,8 @@ REQUEST_DETAIL = (
 )
 
 
-# A page holding a form that posts to a CSRF-protected view (the Sign in button,
-# the code form) cannot be "no-referrer": a browser then posts "Origin: null"
-# (Fetch standard), which Django's CSRF check refuses, so nobody could sign in.
-# "strict-origin" still never sends the page's URL, and so never its token: only
-# the origin, which the Origin header sends anyway.
-FORM_PAGE_REFERRER_POLICY = "strict-origin"
-
-
-def no_store(response: HttpResponse, referrer_policy: str = "no-referrer") -> HttpResponse:
-    """Keep a response that carries or consumes a token out of every cache and
-    its URL out of every Referer."""
-    add_never_cache_headers(response)
-    patch_cache_control(response, no_store=True)
-    response["Referrer-Policy"] = referrer_policy
-    return response
-
-
-def form_page(
-    request: HttpRequest, template_name: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    """A no-store page whose form posts to a CSRF-protected view (see above)."""
-    context = {**context, "referrer_policy": FORM_PAGE_REFERRER_POLICY}
-    response = render(request, template_name, context, status=status)
-    return no_store(response, referrer_policy=FORM_PAGE_REFERRER_POLICY)
-
-
 def error(detail: str, code: str, status_code: int = 400) -> Response:
     return Response({"detail": detail, "code": code}, status=status_code)
-
-
-def safe_next(request: HttpRequest, *candidates: str) -> str:
-    """The first candidate that stays on this site (no open redirect), else ''."""
-    allowed = {request.get_host()}
-    try:
-        base_host = emails.link_base_url().split("://", 1)[1]
-        allowed.add(base_host)
-    except ConfigurationError:
-        pass
-    for url in candidates:
-        url = (url or "").strip()
-        if url and url_has_allowed_host_and_scheme(
-            url, allowed_hosts=allowed, require_https=request.is_secure()
-        ):
-            return url
-    return ""
 
 
 class BoundedJSONParser(JSONParser):
@@ -160,6 +122,11 @@ class JSONView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):
             return error("The request body is too large.", "request_too_large", 413)
+        unavailable = as_unavailable(exc)
+        if unavailable is not None:
+            response = error(str(unavailable.detail), unavailable.code, 503)
+            response["Retry-After"] = str(unavailable.retry_after)
+            return response
         response = super().handle_exception(exc)
         if isinstance(exc, exceptions.APIException) and not (
             isinstance(response.data, dict) and "code" in response.data
@@ -225,27 +192,6 @@ class RequestView(JSONView):
         return response
 
 
-def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
-    """Set (or keep) the HttpOnly cookie binding links to this browser; return its hash.
-
-    The cookie is set for every address alike, so it reveals nothing. A browser
-    keeps its verifier across requests, so each of its outstanding links stays
-    redeemable there; a value this app did not make is replaced.
-    """
-    verifier = request.COOKIES.get(BINDING_COOKIE, "")
-    if not codes.is_verifier(verifier):
-        verifier = codes.new_verifier()
-    response.set_cookie(
-        BINDING_COOKIE,
-        verifier,
-        max_age=int(app_settings.LOGIN_TOKEN_TTL.total_seconds()) + 60,
-        httponly=True,
-        secure=not settings.DEBUG,
-        samesite="Lax",
-    )
-    return codes.hash_verifier(verifier)
-
-
 class TokenView(JSONView):
     """POST auth/token/: redeem a login link for an access/refresh pair."""
 
@@ -257,6 +203,7 @@ class TokenView(JSONView):
                 data["token"],
                 client=client_of(request),
                 browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+                request=request._request,
             )
         except TokenError as exc:
             return error(exc.detail, exc.code)
@@ -275,6 +222,7 @@ class CodeView(JSONView):
                 data["code"],
                 client=client_of(request),
                 browser_verifier=request.COOKIES.get(BINDING_COOKIE),
+                request=request._request,
             )
         except (CodeInvalid, BrowserMismatch) as exc:
             # CodeInvalid is the one answer for an unknown address, a wrong code and
@@ -324,13 +272,10 @@ class LogoutView(JSONView):
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, dict):
             services.revoke_session(
-                request.auth["sid"],
-                user=request.user,
-                reason="logout",
-                client=client_of(request),
+                request.auth["sid"], reason="logout", client=client_of(request)
             )
         else:
-            logout(request._request)
+            logout(request._request)  # the browser's session row goes with it (receivers)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -375,6 +320,15 @@ class VerifyView(View):
     other_browser_template_name = "django_jwt_email/verify_other_browser.html"
     code_invalid_template_name = "django_jwt_email/code_invalid.html"
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except Exception as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is None:
+                raise
+            return unavailable_page(request, unavailable)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         token = request.GET.get("token", "")
         try:
@@ -408,9 +362,11 @@ class VerifyView(View):
             return self.code_invalid(request, exc)
         except TokenError as exc:
             return self.invalid(request, exc)
-        login(request, signed_in.user, backend=_backend())
+        services.sign_in_browser(request, signed_in, client=client)
         target = safe_next(request, request.POST.get("next", ""), signed_in.next_url)
-        return no_store(HttpResponseRedirect(target or resolve_url(settings.LOGIN_REDIRECT_URL)))
+        if not target:
+            target = get_adapter().login_redirect_url(request, signed_in.user)
+        return no_store(HttpResponseRedirect(target))
 
     def invalid(self, request: HttpRequest, exc: TokenError) -> HttpResponse:
         context = {"detail": exc.detail, "code": exc.code}
@@ -426,12 +382,3 @@ class VerifyView(View):
             "next": safe_next(request, request.POST.get("next", "")),
         }
         return form_page(request, self.code_invalid_template_name, context, status=400)
-
-
-def _backend() -> str:
-    """The authentication backend to record in the session."""
-    return (
-        str(settings.AUTHENTICATION_BACKENDS[0])
-        if getattr(settings, "AUTHENTICATION_BACKENDS", None)
-        else "django.contrib.auth.backends.ModelBackend"
-    )

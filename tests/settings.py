@@ -87,5 +87,7 @@ JWT_EMAIL_SIGNING_KEYS = [
     {"kid": "test-es256", "algorithm": "ES256", "private_key": f"file:{KEY_DIR / 'es256.pem'}"},
 ]
 JWT_EMAIL_LINK_BASE_URL = "https://app.example.com"
+# The admin's login page offers a sign-in link (off by default).
+JWT_EMAIL_ADMIN_LOGIN_LINK = True
 
 REST_FRAMEWORK = {"UNAUTHENTICATED_USER": None}

@@ -22,26 +22,25 @@ from django.utils import timezone
 
 from django_jwt_email.admin.activity import tick_step
 from django_jwt_email.admin.lists import EstimatedCountPaginator
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import STATES, IssuedToken, RevokedToken, SignInSession, TokenEvent
 
 from .conftest import link_of, token_of
 
 pytestmark = pytest.mark.django_db
 
 ISSUED = "/admin/django_jwt_email/issuedtoken/"
+SESSIONS = "/admin/django_jwt_email/signinsession/"
 REVOKED = "/admin/django_jwt_email/revokedtoken/"
 EVENTS = "/admin/django_jwt_email/tokenevent/"
 ACTIVITY = "/admin/django_jwt_email/tokenevent/activity/"
 
 
-def issued(user=None, *, kind="login", status="active", ip="203.0.113.5", ago=timedelta(0)):
-    """An issued-token row in the given status, issued ``ago`` before now."""
+def issued(user=None, *, status="active", ip="203.0.113.5", ago=timedelta(0)):
+    """A login link's row in the given status, issued ``ago`` before now."""
     now = timezone.now()
     row = IssuedToken(
         jti=secrets.token_urlsafe(16),
-        kind=kind,
         user=user,
-        sid=secrets.token_urlsafe(16) if kind == "refresh" else "",
         issued_at=now - ago,
         expires_at=now + timedelta(minutes=10),
         ip=ip,
@@ -49,6 +48,26 @@ def issued(user=None, *, kind="login", status="active", ip="203.0.113.5", ago=ti
     if status == "used":
         row.used_at = now
     elif status == "expired":
+        row.expires_at = now - timedelta(minutes=1)
+    elif status == "revoked":
+        row.revoked_at, row.revoke_reason = now, "test"
+    elif status == "locked":
+        row.code_attempts = 3
+    row.save()
+    return row
+
+
+def session(user, *, status="active", ip="203.0.113.5", browser=False):
+    """A sign-in session's row in the given status."""
+    now = timezone.now()
+    row = SignInSession(
+        sid=secrets.token_urlsafe(16),
+        user=user,
+        expires_at=now + timedelta(days=14),
+        ip=ip,
+        session_key=secrets.token_hex(16) if browser else "",
+    )
+    if status == "expired":
         row.expires_at = now - timedelta(minutes=1)
     elif status == "revoked":
         row.revoked_at, row.revoke_reason = now, "test"
@@ -89,9 +108,9 @@ def staff_client(client, user_factory):
 # --- issued tokens ---------------------------------------------------------------
 
 
-def test_issued_list_shows_user_kind_status_times_and_ip(admin_client, user):
+def test_issued_list_shows_user_status_times_and_ip(admin_client, user):
     active = issued(user, ip="198.51.100.7")
-    issued(user, kind="refresh", status="revoked")
+    issued(user, status="revoked")
     response = admin_client.get(ISSUED)
     assert len(shown(response)) == 2
     page = response.content.decode()
@@ -102,9 +121,9 @@ def test_issued_list_shows_user_kind_status_times_and_ip(admin_client, user):
     assert ">revoked<" in page
 
 
-@pytest.mark.parametrize("status", ["active", "used", "expired", "revoked"])
+@pytest.mark.parametrize("status", STATES)
 def test_issued_status_filter(admin_client, user, status):
-    rows = {name: issued(user, status=name) for name in ["active", "used", "expired", "revoked"]}
+    rows = {name: issued(user, status=name) for name in STATES}
     # A revoked row that was also used and expired is "revoked" only.
     both = issued(user, status="used")
     IssuedToken.objects.filter(pk=both.pk).update(
@@ -112,12 +131,6 @@ def test_issued_status_filter(admin_client, user, status):
     )
     expected = {rows[status].pk} | ({both.pk} if status == "revoked" else set())
     assert {row.pk for row in shown(admin_client.get(ISSUED, {"status": status}))} == expected
-
-
-def test_issued_kind_filter(admin_client, user):
-    issued(user, kind="login")
-    refresh = issued(user, kind="refresh")
-    assert [row.pk for row in shown(admin_client.get(ISSUED, {"kind": "refresh"}))] == [refresh.pk]
 
 
 def test_issued_date_filter_and_date_hierarchy(admin_client, user):
@@ -167,16 +180,17 @@ def test_issued_tokens_cannot_be_added_edited_or_deleted(admin_client, user):
 # --- queries per list --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [ISSUED, REVOKED, EVENTS])
+@pytest.mark.parametrize("url", [ISSUED, SESSIONS, REVOKED, EVENTS])
 def test_list_queries_do_not_grow_with_rows(
     admin_client, user_factory, url, django_assert_max_num_queries
 ):
     def add_rows(count):
         for _ in range(count):
             owner = user_factory()
-            row = issued(owner, kind="refresh")
+            row = issued(owner)
+            session(owner)
             RevokedToken.objects.create(
-                jti=row.jti, kind="refresh", user=owner, revoked_by=owner,
+                jti=row.jti, kind="login", user=owner, revoked_by=owner,
                 expires_at=row.expires_at,
             )  # fmt: skip
             event(user=owner, jti=row.jti)
@@ -192,7 +206,7 @@ def test_list_queries_do_not_grow_with_rows(
 def test_list_never_counts_the_unfiltered_table_twice(admin_client, user):
     issued(user)
     with CaptureQueriesContext(connection) as queries:
-        admin_client.get(ISSUED, {"kind": "login"})
+        admin_client.get(ISSUED, {"status": "active"})
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert len(counts) == 1  # the filtered count; no full_result_count
 
@@ -231,7 +245,7 @@ def test_date_hierarchy_without_reading_every_date(admin_client):
 # --- revoke ---------------------------------------------------------------------
 
 
-def revoke(client, rows, *, confirm, reason="", select_across=False):
+def revoke(client, rows, *, confirm, reason="revoked_by_admin", select_across=False, url=ISSUED):
     data = {
         "action": "revoke_selected",
         "index": "0",
@@ -240,7 +254,7 @@ def revoke(client, rows, *, confirm, reason="", select_across=False):
     }
     if confirm:
         data.update(post="yes", reason=reason)
-    return client.post(ISSUED, data)
+    return client.post(url, data)
 
 
 def test_revoke_asks_for_a_reason_first(admin_client, user):
@@ -248,7 +262,7 @@ def test_revoke_asks_for_a_reason_first(admin_client, user):
     page = revoke(admin_client, [row], confirm=False)
     assert page.status_code == 200
     assert b'name="reason"' in page.content
-    assert b"Revoke 1 token?" in page.content
+    assert b"Revoke 1 login link?" in page.content
     assert IssuedToken.objects.get(pk=row.pk).revoked_at is None
     assert not RevokedToken.objects.exists()
 
@@ -274,16 +288,15 @@ def test_revoke_login_link_records_admin_and_reason(admin_client, admin_user, us
     assert TokenEvent.objects.filter(event="revoked", jti=row.jti, reason="phished").count() == 1
     assert IssuedToken.objects.get(pk=untouched.pk).status == "active"
     messages = [str(m) for m in admin_client.get(ISSUED).context["messages"]]
-    assert "Revoked 1 token." in messages
+    assert "Revoked 1 item." in messages
 
 
-def test_revoke_refresh_token_ends_its_session_for_the_api(
-    admin_client, admin_user, user, pair, api_client
-):
+def test_revoke_session_signs_the_api_client_out(admin_client, admin_user, user, pair, api_client):
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
     assert api_client.get("/api/me/", **bearer).status_code == 200
-    row = IssuedToken.objects.get(kind="refresh", user=user)
-    assert revoke(admin_client, [row], confirm=True, reason="stolen laptop").status_code == 302
+    row = SignInSession.objects.get(user=user)
+    done = revoke(admin_client, [row], confirm=True, reason="stolen laptop", url=SESSIONS)
+    assert done.status_code == 302
     entry = RevokedToken.objects.get(jti=row.sid, kind="session")
     assert (entry.revoked_by, entry.reason) == (admin_user, "stolen laptop")
     assert api_client.get("/api/me/", **bearer).status_code == 401
@@ -291,24 +304,78 @@ def test_revoke_refresh_token_ends_its_session_for_the_api(
     assert refused.json()["code"] == "token_revoked"
 
 
+def test_revoke_browser_session_signs_the_browser_out(admin_client, user, request_link):
+    from django.test import Client
+
+    browser = Client()
+    browser.post("/auth/verify/", {"token": request_link(user.email)})
+    assert browser.get("/home/").content == f"home {user}".encode()
+    row = SignInSession.objects.get(user=user)
+    assert row.is_browser
+    assert revoke(admin_client, [row], confirm=True, url=SESSIONS).status_code == 302
+    assert browser.get("/home/").content == b"home AnonymousUser"
+
+
 def test_revoke_all_matching_a_filter(admin_client, user):
-    refresh_rows = [issued(user, kind="refresh") for _ in range(3)]
-    login = issued(user)
+    api = [session(user) for _ in range(3)]
+    browser = session(user, browser=True)
     page = admin_client.post(
-        f"{ISSUED}?kind=refresh",
+        f"{SESSIONS}?client=api",
         {"action": "revoke_selected", "index": "0", "select_across": "1",
-         "_selected_action": [refresh_rows[0].pk]},
+         "_selected_action": [api[0].pk]},
     )  # fmt: skip
-    assert b"Revoke 3 tokens?" in page.content
+    assert b"Revoke 3 sign-in sessions?" in page.content
     assert b'name="select_across" value="1"' in page.content
     done = admin_client.post(
-        f"{ISSUED}?kind=refresh",
+        f"{SESSIONS}?client=api",
         {"action": "revoke_selected", "index": "0", "select_across": "1",
-         "_selected_action": [refresh_rows[0].pk], "post": "yes", "reason": "incident"},
+         "_selected_action": [api[0].pk], "post": "yes", "reason": "incident"},
     )  # fmt: skip
     assert done.status_code == 302
     assert RevokedToken.objects.filter(kind="session", reason="incident").count() == 3
-    assert IssuedToken.objects.get(pk=login.pk).revoked_at is None
+    assert SignInSession.objects.get(pk=browser.pk).revoked_at is None
+
+
+# --- sign-in sessions --------------------------------------------------------------
+
+
+def test_sessions_list_shows_who_where_and_since_when(admin_client, user):
+    api = session(user, ip="198.51.100.7")
+    session(user, status="revoked", browser=True)
+    response = admin_client.get(SESSIONS)
+    assert len(shown(response)) == 2
+    page = response.content.decode()
+    assert api.sid[:12] in page
+    assert "198.51.100.7" in page
+    assert ">API<" in page and ">browser<" in page
+    assert ">active<" in page and ">revoked<" in page
+
+
+@pytest.mark.parametrize("status", ["active", "expired", "revoked"])
+def test_sessions_status_filter(admin_client, user, status):
+    rows = {name: session(user, status=name) for name in ["active", "expired", "revoked"]}
+    found = {row.pk for row in shown(admin_client.get(SESSIONS, {"status": status}))}
+    assert found == {rows[status].pk}
+
+
+def test_sessions_search_by_email_sid_and_ip(admin_client, user, user_factory):
+    bob = user_factory("bob@example.org")
+    alice_row, bob_row = session(user, ip="192.0.2.1"), session(bob)
+
+    def found(term):
+        return {row.pk for row in shown(admin_client.get(SESSIONS, {"q": term}))}
+
+    assert found("alice@") == {alice_row.pk}
+    assert found(bob_row.sid) == {bob_row.pk}
+    assert found(bob_row.sid[:10]) == set()
+    assert found("192.0.2.1") == {alice_row.pk}
+
+
+def test_sessions_cannot_be_added_edited_or_deleted(admin_client, user):
+    row = session(user)
+    assert admin_client.get(f"{SESSIONS}add/").status_code == 403
+    assert admin_client.get(f"{SESSIONS}{row.pk}/change/").status_code == 200
+    assert admin_client.post(f"{SESSIONS}{row.pk}/delete/").status_code == 403
 
 
 def test_revoke_needs_change_permission(staff_client, user):
@@ -540,6 +607,16 @@ def test_admin_login_page_offers_a_sign_in_link(client):
     assert "Email me a sign-in link" in page
     assert 'name="next" value="/admin/django_jwt_email/"' in page
     assert 'id="login-form"' in page  # the password form is still there
+
+
+def test_admin_login_link_is_opt_in(client, settings, user_factory, mailoutbox):
+    settings.JWT_EMAIL_ADMIN_LOGIN_LINK = False
+    page = client.get("/admin/login/").content.decode()
+    assert "/auth/admin/request/" not in page
+    assert 'id="login-form"' in page
+    user_factory("staff@example.com", is_staff=True)
+    assert ask_admin_link(client, "staff@example.com").status_code == 404
+    assert mailoutbox == []
 
 
 def ask_admin_link(client, email, next_url="/admin/"):

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from django_jwt_email import audit, signals
+from django_jwt_email.clientinfo import Client
 from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_record_writes_the_event_row(user):
     row = audit.record(
-        "verified", reason="", jti="j1", user=user, ip="203.0.113.9", user_agent="curl/8"
+        "verified", reason="", jti="j1", user=user, client=Client("203.0.113.9", "curl/8")
     )
     assert TokenEvent.objects.get() == row
     assert (row.event, row.jti, row.user, row.ip, row.user_agent) == (
@@ -27,14 +28,16 @@ def test_record_writes_the_event_row(user):
 
 
 def test_record_truncates_to_the_columns():
-    row = audit.record("rejected", reason="r" * 100, jti="j" * 100, user_agent="u" * 1000)
+    row = audit.record(
+        "rejected", reason="r" * 100, jti="j" * 100, client=Client(user_agent="u" * 1000)
+    )
     row.refresh_from_db()
     assert (len(row.reason), len(row.jti), len(row.user_agent)) == (64, 64, 255)
 
 
 def test_record_logs_one_line_at_the_events_level(caplog, user):
     caplog.set_level(logging.INFO, logger="django_jwt_email")
-    audit.record("rejected", reason="expired", jti="j1", user=user, ip="203.0.113.9")
+    audit.record("rejected", reason="expired", jti="j1", user=user, client=Client("203.0.113.9"))
     audit.record("email_sent", jti="j2")
     (rejected, sent) = caplog.records
     assert rejected.levelno == logging.WARNING
@@ -44,6 +47,24 @@ def test_record_logs_one_line_at_the_events_level(caplog, user):
     assert rejected.jwt_email["event"] == "rejected"
     assert sent.levelno == logging.INFO
     assert sent.getMessage() == "event=email_sent reason=- jti=j2 user=- ip=-"
+
+
+def test_record_without_saving_still_logs_and_signals(caplog, user):
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    signals.token_refreshed.connect(receiver)
+    caplog.set_level(logging.INFO, logger="django_jwt_email")
+    try:
+        row = audit.record("refreshed", jti="j1", user=user, save=False)
+    finally:
+        signals.token_refreshed.disconnect(receiver)
+    assert row.pk is None
+    assert not TokenEvent.objects.exists()
+    assert caplog.records[0].getMessage().startswith("event=refreshed")
+    assert calls[0]["jti"] == "j1"
 
 
 def test_email_failed_is_an_error_in_the_log(caplog):
@@ -71,7 +92,7 @@ def test_record_sends_the_events_signal(event, signal, user):
 
     getattr(signals, signal).connect(receiver)
     try:
-        row = audit.record(event, reason="why", jti="j1", user=user, ip="203.0.113.9")
+        row = audit.record(event, reason="why", jti="j1", user=user, client=Client("203.0.113.9"))
     finally:
         getattr(signals, signal).disconnect(receiver)
     (kwargs,) = received

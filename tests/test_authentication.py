@@ -67,7 +67,7 @@ def test_tampered_access_token_is_refused(pair, api_client):
 def test_expired_access_token_is_refused(user, api_client, settings):
     settings.JWT_EMAIL_LEEWAY = timedelta(0)
     expired = tokens.mint(
-        tokens.ACCESS,
+        tokens.TokenKind.ACCESS,
         subject=str(user.pk),
         sid="s1",
         scope="api",
@@ -177,7 +177,7 @@ def test_other_users_sessions_are_untouched_by_a_deactivation(
 
 
 def test_access_token_whose_subject_is_no_key_of_the_user_model_is_refused(api_client):
-    odd = tokens.mint(tokens.ACCESS, subject="not-a-number", sid="s1", scope="api")
+    odd = tokens.mint(tokens.TokenKind.ACCESS, subject="not-a-number", sid="s1", scope="api")
     assert_refused(api_client.get("/api/pk/", **bearer(odd.token)), "invalid_token")
 
 

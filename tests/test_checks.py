@@ -48,6 +48,13 @@ BAD = {
     "CODE_ALPHABET": "0123",
     "CODE_MAX_ATTEMPTS": 0,
     "BIND_TO_BROWSER": "no",
+    "LINK_URL": "https://app.example.com/signin",  # no {token}
+    "CLIENT_ID": "",
+    "ADAPTER": "django_jwt_email.tokens.TokenKind",  # importable, but not an adapter
+    "UPDATE_LAST_LOGIN": 1,
+    "SESSION_AGE": 0,
+    "AUDIT_EVERY_REFRESH": "yes",
+    "ADMIN_LOGIN_LINK": None,
 }
 
 

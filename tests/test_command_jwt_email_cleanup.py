@@ -1,8 +1,8 @@
 """jwt_email_cleanup: deletes exactly the expired rows and old events, in batches.
 
-Rows are placed a second inside and outside each boundary: issued tokens kept
-for ACCESS_TOKEN_TTL + LEEWAY after expiry, denylist entries until their own
-expiry, events for AUDIT_RETENTION.
+Rows are placed a second inside and outside each boundary: login links and
+sessions kept for ACCESS_TOKEN_TTL + LEEWAY after expiry, denylist entries until
+their own expiry, events for AUDIT_RETENTION.
 """
 
 from datetime import timedelta
@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,24 @@ def boundaries(settings, user):
     doomed, kept = set(), set()
 
     def issued(jti, expires_at, **extra):
-        IssuedToken.objects.create(
-            jti=jti, kind="refresh", user=user, sid="s-" + jti, expires_at=expires_at, **extra
-        )
+        IssuedToken.objects.create(jti=jti, user=user, expires_at=expires_at, **extra)
 
-    issued("old-refresh", now - grace - margin)
+    issued("old-link", now - grace - margin)
     issued("old-used", now - timedelta(days=30), used_at=now - timedelta(days=31))
-    doomed |= {"old-refresh", "old-used"}
-    issued("in-grace", now - grace + margin)  # expired, but a reuse must still be seen
+    doomed |= {"old-link", "old-used"}
+    issued("in-grace", now - grace + margin)
     issued("just-expired", now - SECOND)
     issued("live", now + timedelta(days=1))
     kept |= {"in-grace", "just-expired", "live"}
+
+    def session(sid, expires_at):
+        SignInSession.objects.create(sid=sid, user=user, expires_at=expires_at)
+
+    session("old-session", now - grace - margin)
+    session("session-in-grace", now - grace + margin)  # a reuse must still be seen
+    session("live-session", now + timedelta(days=1))
+    doomed.add("old-session")
+    kept |= {"session-in-grace", "live-session"}
 
     def revoked(jti, expires_at):
         RevokedToken.objects.create(jti=jti, kind="session", user=user, expires_at=expires_at)
@@ -65,6 +72,7 @@ def boundaries(settings, user):
 def all_jtis():
     return (
         set(IssuedToken.objects.values_list("jti", flat=True))
+        | set(SignInSession.objects.values_list("sid", flat=True))
         | set(RevokedToken.objects.values_list("jti", flat=True))
         | set(TokenEvent.objects.values_list("jti", flat=True))
     )
@@ -81,23 +89,25 @@ def test_cleanup_deletes_exactly_what_is_past_its_boundary(boundaries):
     output = cleanup()
     assert all_jtis() == kept
     assert not doomed & all_jtis()
-    assert "Deleted 2 issued tokens, 1 revoked tokens, 1 events." in output
+    assert "Deleted 2 issued tokens, 1 sessions, 1 revoked tokens, 1 events." in output
 
 
 def test_cleanup_dry_run_only_counts(boundaries):
     doomed, kept = boundaries
     output = cleanup("--dry-run")
-    assert output.strip() == "Dry run: would delete 2 issued tokens, 1 revoked tokens, 1 events."
+    assert output.strip() == (
+        "Dry run: would delete 2 issued tokens, 1 sessions, 1 revoked tokens, 1 events."
+    )
     assert all_jtis() == doomed | kept
 
 
 def test_cleanup_in_batches_with_a_line_per_batch(user):
     expired = timezone.now() - timedelta(days=1)
     IssuedToken.objects.bulk_create(
-        IssuedToken(jti=f"j{n}", kind="login", user=user, expires_at=expired) for n in range(7)
+        IssuedToken(jti=f"j{n}", user=user, expires_at=expired) for n in range(7)
     )
     IssuedToken.objects.create(
-        jti="live", kind="login", user=user, expires_at=timezone.now() + timedelta(minutes=5)
+        jti="live", user=user, expires_at=timezone.now() + timedelta(minutes=5)
     )
     output = cleanup("--batch-size", "3")
     assert [line for line in output.splitlines() if line.startswith("issued tokens:")] == [
@@ -105,7 +115,7 @@ def test_cleanup_in_batches_with_a_line_per_batch(user):
         "issued tokens: deleted 3 (6 so far)",
         "issued tokens: deleted 1 (7 so far)",
     ]
-    assert "Deleted 7 issued tokens, 0 revoked tokens, 0 events." in output
+    assert "Deleted 7 issued tokens, 0 sessions, 0 revoked tokens, 0 events." in output
     assert list(IssuedToken.objects.values_list("jti", flat=True)) == ["live"]
 
 
@@ -114,10 +124,7 @@ def test_cleanup_batch_larger_than_the_databases_parameter_limit(user):
     in several statements of one transaction, not refused by the database."""
     expired = timezone.now() - timedelta(days=1)
     IssuedToken.objects.bulk_create(
-        (
-            IssuedToken(jti=f"j{n}", kind="login", user=user, expires_at=expired)
-            for n in range(2500)
-        ),
+        (IssuedToken(jti=f"j{n}", user=user, expires_at=expired) for n in range(2500)),
         batch_size=500,
     )
     output = cleanup("--batch-size", "100000")
@@ -157,8 +164,8 @@ def test_cleanup_refuses_a_zero_batch():
 
 
 def test_reuse_of_a_refresh_token_still_detected_after_cleanup(pair, api_client, settings):
-    """Cleanup never removes a row that reuse detection still needs: the used
-    refresh token is still live, so its row stays and its reuse revokes the family."""
+    """Cleanup never removes a row that reuse detection still needs: the session is
+    live, so its row stays and the reuse of an old refresh token revokes it."""
     rotated = api_client.post("/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
     assert rotated.status_code == 200
     cleanup()

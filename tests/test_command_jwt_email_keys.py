@@ -51,8 +51,8 @@ def test_generated_key_signs_tokens_the_app_verifies(settings, tmp_path):
     path = tmp_path / "signing.pem"
     _, err = run("generate", "--algorithm", "EdDSA", "--kid", "ed1", "--output", str(path))
     settings.JWT_EMAIL_SIGNING_KEYS = settings_entry(err)
-    minted = tokens.mint(tokens.LOGIN, subject="1")
-    assert tokens.decode(minted.token, tokens.LOGIN)["jti"] == minted.jti
+    minted = tokens.mint(tokens.TokenKind.LOGIN, subject="1")
+    assert tokens.decode(minted.token, tokens.TokenKind.LOGIN)["jti"] == minted.jti
 
 
 # One of each family (test_keys.py generates every algorithm).

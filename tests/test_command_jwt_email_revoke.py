@@ -5,6 +5,7 @@ from io import StringIO
 import jwt
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from django_jwt_email.models import IssuedToken, RevokedToken
 
@@ -44,11 +45,19 @@ def test_revoke_user_leaves_other_users_alone(user, user_factory, request_link, 
     assert api_client.get("/api/pk/", **bearer(bobs.json()["access"])).status_code == 200
 
 
-def test_revoke_jti_of_a_refresh_token_kills_its_session(pair, api_client):
-    jti = claims_of(pair["refresh"])["jti"]
-    assert revoke("--jti", jti, "--reason", "stolen laptop") == "Revoked 1 token(s).\n"
+def test_revoke_a_session_with_a_reason(pair, api_client):
+    sid = claims_of(pair["refresh"])["sid"]
+    assert revoke("--jti", sid, "--reason", "stolen laptop") == f"Revoked session {sid}.\n"
     assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
     assert RevokedToken.objects.get().reason == "stolen laptop"
+
+
+def test_revoke_user_ends_their_browser_sessions(user, request_link):
+    browser = Client()
+    browser.post("/auth/verify/", {"token": request_link(user.email)})
+    assert browser.get("/home/").content == f"home {user}".encode()
+    revoke("--user", user.email)
+    assert browser.get("/home/").content == b"home AnonymousUser"
 
 
 def test_revoke_jti_of_a_login_link(user, request_link, api_client):
@@ -69,10 +78,10 @@ def test_unknown_user_or_jti_is_an_error(user, request_link):
     request_link(user.email)
     with pytest.raises(CommandError, match="No user"):
         revoke("--user", "nobody@example.com")
-    with pytest.raises(CommandError, match="No issued token"):
+    with pytest.raises(CommandError, match="No login link"):
         revoke("--jti", "nope")
-    with pytest.raises(CommandError, match="No issued token"):
-        revoke("--jti", "")  # login links have no sid: "" must not match them
+    with pytest.raises(CommandError, match="No login link"):
+        revoke("--jti", "")
     assert IssuedToken.objects.get().revoked_at is None
 
 

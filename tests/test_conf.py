@@ -48,7 +48,9 @@ def test_the_app_names_at_least_the_settings_of_the_design():
 def test_site_value_is_read_live_with_the_settings_fixture(settings):
     settings.JWT_EMAIL_ISSUER = "https://id.example.com"
     assert app_settings.ISSUER == "https://id.example.com"
-    assert tokens.mint(tokens.LOGIN, subject="1").claims["iss"] == "https://id.example.com"
+    assert (
+        tokens.mint(tokens.TokenKind.LOGIN, subject="1").claims["iss"] == "https://id.example.com"
+    )
     settings.JWT_EMAIL_ISSUER = "https://other.example.com"
     assert app_settings.ISSUER == "https://other.example.com"
 
@@ -56,7 +58,7 @@ def test_site_value_is_read_live_with_the_settings_fixture(settings):
 def test_site_value_is_read_live_with_override_settings():
     with override_settings(JWT_EMAIL_LOGIN_TOKEN_TTL=timedelta(minutes=3)):
         assert app_settings.LOGIN_TOKEN_TTL == timedelta(minutes=3)
-        minted = tokens.mint(tokens.LOGIN, subject="1")
+        minted = tokens.mint(tokens.TokenKind.LOGIN, subject="1")
         assert minted.claims["exp"] - minted.claims["iat"] == 180
     assert app_settings.LOGIN_TOKEN_TTL == timedelta(minutes=10)
 
@@ -95,26 +97,26 @@ def test_key_ring_is_kept_while_the_setting_is_unchanged():
 
 def test_key_ring_is_rebuilt_when_signing_keys_change(settings):
     before = get_keyring()
-    assert kid_of(tokens.mint(tokens.LOGIN, subject="1").token) == "test-es256"
+    assert kid_of(tokens.mint(tokens.TokenKind.LOGIN, subject="1").token) == "test-es256"
     settings.JWT_EMAIL_SIGNING_KEYS = [ED25519, ES256]
     assert get_keyring() is not before
-    assert kid_of(tokens.mint(tokens.LOGIN, subject="1").token) == "ed"
+    assert kid_of(tokens.mint(tokens.TokenKind.LOGIN, subject="1").token) == "ed"
 
 
 def test_key_ring_is_restored_when_an_override_ends():
     with override_settings(JWT_EMAIL_SIGNING_KEYS=[ED25519]):
-        assert kid_of(tokens.mint(tokens.LOGIN, subject="1").token) == "ed"
-    assert kid_of(tokens.mint(tokens.LOGIN, subject="1").token) == "test-es256"
+        assert kid_of(tokens.mint(tokens.TokenKind.LOGIN, subject="1").token) == "ed"
+    assert kid_of(tokens.mint(tokens.TokenKind.LOGIN, subject="1").token) == "test-es256"
 
 
 def test_key_ring_is_rebuilt_when_allow_symmetric_changes(settings):
     secret = {"kid": "hs", "algorithm": "HS256", "private_key": f"file:{KEY_DIR / 'hs256.secret'}"}
     settings.JWT_EMAIL_ALLOW_SYMMETRIC = True
     settings.JWT_EMAIL_SIGNING_KEYS = [secret]
-    assert kid_of(tokens.mint(tokens.LOGIN, subject="1").token) == "hs"
+    assert kid_of(tokens.mint(tokens.TokenKind.LOGIN, subject="1").token) == "hs"
     settings.JWT_EMAIL_ALLOW_SYMMETRIC = False
     with pytest.raises(ConfigurationError) as caught:
-        tokens.mint(tokens.LOGIN, subject="1")
+        tokens.mint(tokens.TokenKind.LOGIN, subject="1")
     assert caught.value.reason == "symmetric"
 
 

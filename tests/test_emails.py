@@ -15,6 +15,7 @@ def message(**overrides):
     fields = {
         "to": "alice@example.com",
         "link": "https://app.example.com/auth/verify/?token=abc",
+        "token": "abc",
         "code": "ABCD-EFGH",
         "expires_at": datetime(2030, 1, 2, 3, 14, tzinfo=dt_timezone.utc),
         "expires_minutes": 10,

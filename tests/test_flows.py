@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 from tests.conftest import answer, code_of, link_of, token_of
 
 pytestmark = pytest.mark.django_db
@@ -311,7 +311,7 @@ def test_browser_sign_in(user, request_link, client):
     page = client.get("/auth/verify/", {"token": token})
     assert page.status_code == 200
     assert b'name="token"' in page.content
-    assert IssuedToken.objects.get(kind="login").used_at is None
+    assert IssuedToken.objects.get().used_at is None
     response = client.post("/auth/verify/", {"token": token})
     assert response.status_code == 302
     assert response["Location"] == "/home/"
@@ -569,16 +569,24 @@ def test_whole_api_session(user, request_link, api_client):
         "/auth/token/refresh/", {"refresh": rotated["refresh"]}, format="json"
     )
     assert refused.json()["code"] == "token_revoked"
+    # A routine refresh is counted on the session's row, not written as a row.
     assert [e for e, _ in events()] == [
         "issued",
         "email_sent",
         "verified",
-        "refreshed",
         "revoked",
         "rejected",
         "rejected",
         "rejected",
     ]
+    assert SignInSession.objects.get().refresh_count == 1
+
+
+def test_every_refresh_is_a_row_when_asked(user, request_link, api_client, settings):
+    settings.JWT_EMAIL_AUDIT_EVERY_REFRESH = True
+    pair = api_client.post("/auth/token/", {"token": request_link(user.email)}, format="json")
+    api_client.post("/auth/token/refresh/", {"refresh": pair.json()["refresh"]}, format="json")
+    assert [e for e, _ in events()][-1] == "refreshed"
 
 
 def test_logout_all_signs_out_every_session_and_link(user, request_link, api_client):

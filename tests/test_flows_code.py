@@ -18,6 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_jwt_email import codes, services
+from django_jwt_email.clientinfo import Client as Requester
 from django_jwt_email.exceptions import CodeInvalid
 from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
 from tests.conftest import code_of, token_of
@@ -52,7 +53,7 @@ def redeem(client, email: str, code: str):
 
 
 def link_row():
-    return IssuedToken.objects.get(kind="login")
+    return IssuedToken.objects.get()
 
 
 # --- the code in the email -------------------------------------------------------
@@ -206,7 +207,7 @@ def test_each_outstanding_link_keeps_its_own_code(settings, user, api_client):
     assert redeem(APIClient(), user.email, code_of(oldest)).status_code == 200
     assert redeem(APIClient(), user.email, code_of(newest)).status_code == 200
     # Each code consumed its own link only.
-    assert IssuedToken.objects.filter(kind="login", used_at__isnull=False).count() == 2
+    assert IssuedToken.objects.filter(used_at__isnull=False).count() == 2
     middle = APIClient().post("/auth/token/", {"token": token_of(messages[3])}, format="json")
     assert middle.status_code == 200
 
@@ -302,7 +303,7 @@ def test_concurrent_wrong_codes_cannot_skip_the_revoke(settings, user_factory):
         try:
             start.wait()
             with pytest.raises(CodeInvalid):
-                services.code_pair(email, "ZZZZ-ZZZZ", client=services.Client())
+                services.code_pair(email, "ZZZZ-ZZZZ", client=Requester())
         finally:
             connection.close()
 
@@ -439,7 +440,7 @@ def test_binding_on_sets_an_httponly_cookie_for_any_address(settings, user, clie
         assert codes.is_verifier(cookie.value)
     ask(client, user.email)
     verifier = client.cookies[COOKIE].value
-    newest = IssuedToken.objects.filter(kind="login").latest("pk")
+    newest = IssuedToken.objects.all().latest("pk")
     assert newest.browser_hash == codes.hash_verifier(verifier) != verifier
 
 

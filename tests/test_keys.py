@@ -211,40 +211,45 @@ def test_first_key_signs(settings):
         entry("new", "EdDSA", "ed25519"),
         entry("old", "ES256", "es256"),
     ]
-    token = tokens.mint(tokens.ACCESS, subject="1", sid="s", scope="api").token
+    token = tokens.mint(tokens.TokenKind.ACCESS, subject="1", sid="s", scope="api").token
     assert header_of(token) == {"alg": "EdDSA", "kid": "new", "typ": "at+jwt"}
 
 
 def test_rotation_token_of_the_old_key_verifies_while_old_key_is_second(settings):
     settings.JWT_EMAIL_SIGNING_KEYS = [entry("old", "ES256", "es256")]
-    old_token = tokens.mint(tokens.REFRESH, subject="1", sid="s").token
+    old_token = tokens.mint(tokens.TokenKind.REFRESH, subject="1", sid="s", generation=0).token
     settings.JWT_EMAIL_SIGNING_KEYS = [
         entry("new", "EdDSA", "ed25519"),
         entry("old", "ES256", "es256"),
     ]
-    assert tokens.decode(old_token, tokens.REFRESH)["sub"] == "1"
-    assert header_of(tokens.mint(tokens.REFRESH, subject="1", sid="s").token)["kid"] == "new"
+    assert tokens.decode(old_token, tokens.TokenKind.REFRESH)["sub"] == "1"
+    assert (
+        header_of(tokens.mint(tokens.TokenKind.REFRESH, subject="1", sid="s", generation=0).token)[
+            "kid"
+        ]
+        == "new"
+    )
     # Once the old key is dropped from the list, its tokens stop verifying.
     settings.JWT_EMAIL_SIGNING_KEYS = [entry("new", "EdDSA", "ed25519")]
     with pytest.raises(TokenInvalid) as caught:
-        tokens.decode(old_token, tokens.REFRESH)
+        tokens.decode(old_token, tokens.TokenKind.REFRESH)
     assert caught.value.reason == "unknown_kid"
 
 
 def test_public_only_entry_verifies_but_cannot_sign(settings):
     settings.JWT_EMAIL_SIGNING_KEYS = [entry("a", "ES256", "es256")]
-    token = tokens.mint(tokens.ACCESS, subject="1", sid="s", scope="api").token
+    token = tokens.mint(tokens.TokenKind.ACCESS, subject="1", sid="s", scope="api").token
     settings.JWT_EMAIL_SIGNING_KEYS = [
         entry("b", "EdDSA", "ed25519"),
         {"kid": "a", "algorithm": "ES256", "public_key": f"file:{KEY_DIR / 'es256.pub.pem'}"},
     ]
-    assert tokens.decode(token, tokens.ACCESS)["sub"] == "1"
+    assert tokens.decode(token, tokens.TokenKind.ACCESS)["sub"] == "1"
     assert get_keyring().get("a").private_key is None
     # As the first entry, a public key cannot sign.
     settings.JWT_EMAIL_SIGNING_KEYS = [public_entry("a", "ES256", "es256")]
-    assert tokens.decode(token, tokens.ACCESS)["sub"] == "1"
+    assert tokens.decode(token, tokens.TokenKind.ACCESS)["sub"] == "1"
     with pytest.raises(ConfigurationError) as caught:
-        tokens.mint(tokens.ACCESS, subject="1", sid="s", scope="api")
+        tokens.mint(tokens.TokenKind.ACCESS, subject="1", sid="s", scope="api")
     assert caught.value.reason == "no_signing_key"
 
 
@@ -259,9 +264,9 @@ def test_private_pem_in_public_key_slot_is_refused():
 @pytest.mark.parametrize(("algorithm", "name"), ASYMMETRIC)
 def test_mint_and_verify_round_trip(settings, algorithm, name):
     settings.JWT_EMAIL_SIGNING_KEYS = [entry("k", algorithm, name)]
-    minted = tokens.mint(tokens.ACCESS, subject="7", sid="s", scope="api")
+    minted = tokens.mint(tokens.TokenKind.ACCESS, subject="7", sid="s", scope="api")
     assert header_of(minted.token)["alg"] == algorithm
-    assert tokens.decode(minted.token, tokens.ACCESS)["sub"] == "7"
+    assert tokens.decode(minted.token, tokens.TokenKind.ACCESS)["sub"] == "7"
     # A relying party that only has the published JWKS verifies it too.
     (jwk,) = public_jwks()["keys"]
     claims = jwt.decode(
@@ -337,9 +342,9 @@ def test_symmetric_key_round_trip_when_allowed(settings, algorithm):
     settings.JWT_EMAIL_SIGNING_KEYS = [
         {"kid": "k", "algorithm": algorithm, "private_key": SECRET_FILE}
     ]
-    minted = tokens.mint(tokens.LOGIN, subject="3")
+    minted = tokens.mint(tokens.TokenKind.LOGIN, subject="3")
     assert header_of(minted.token)["alg"] == algorithm
-    assert tokens.decode(minted.token, tokens.LOGIN)["sub"] == "3"
+    assert tokens.decode(minted.token, tokens.TokenKind.LOGIN)["sub"] == "3"
 
 
 @pytest.mark.parametrize(("algorithm", "size"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])

@@ -1,5 +1,5 @@
-"""Models: migrations match the models; an issued token's status and the
-active()/expired() querysets agree on every state."""
+"""Models: migrations match the models; a login link's state in Python and in SQL
+agree on every combination; a session rotates and revokes on its own row."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import (
+    STATES,
+    IssuedToken,
+    RevokedToken,
+    SignInSession,
+    TokenEvent,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +37,6 @@ def issue(user):
         now = timezone.now()
         return IssuedToken.objects.create(
             jti=f"jti-{next(counter)}",
-            kind="login",
             user=user,
             expires_at=times.pop("expires_at", now + timedelta(minutes=10)),
             **times,
@@ -39,69 +45,130 @@ def issue(user):
     return make
 
 
-def states(issue) -> dict[str, IssuedToken]:
+def table(issue) -> dict[str, tuple[IssuedToken, str]]:
+    """Every combination that matters, with the one state each must have."""
     now = timezone.now()
+    past = now - timedelta(days=1)
     return {
-        "active": issue(),
-        "used": issue(used_at=now),
-        "revoked": issue(revoked_at=now, revoke_reason="logout"),
-        "expired": issue(expires_at=now - timedelta(seconds=1)),
+        "fresh": (issue(), "active"),
+        "used": (issue(used_at=now), "used"),
+        "revoked": (issue(revoked_at=now, revoke_reason="logout"), "revoked"),
+        "expired": (issue(expires_at=now - timedelta(seconds=1)), "expired"),
+        "locked": (issue(code_attempts=3), "locked"),
+        "one wrong code": (issue(code_attempts=1), "active"),
         # Revoked after it was used: the revocation is what an admin needs to see.
-        "used then revoked": issue(used_at=now, revoked_at=now),
-        "revoked and expired": issue(revoked_at=now, expires_at=now - timedelta(days=1)),
-        "used and expired": issue(used_at=now, expires_at=now - timedelta(days=1)),
+        "used then revoked": (issue(used_at=now, revoked_at=now), "revoked"),
+        "revoked and expired": (issue(revoked_at=now, expires_at=past), "revoked"),
+        "used and expired": (issue(used_at=now, expires_at=past), "used"),
+        "locked and expired": (issue(code_attempts=3, expires_at=past), "expired"),
+        "locked and used": (issue(code_attempts=3, used_at=now), "used"),
     }
 
 
-def test_status_of_each_state(issue):
-    status = {name: token.status for name, token in states(issue).items()}
-    assert status == {
-        "active": "active",
-        "used": "used",
-        "revoked": "revoked",
-        "expired": "expired",
-        "used then revoked": "revoked",
-        "revoked and expired": "revoked",
-        "used and expired": "used",
-    }
+def test_state_of_each_row_agrees_with_the_queryset(issue):
+    """One rule, two forms: ``IssuedToken.state`` in Python and ``in_state`` in SQL
+    (the admin's status filter and the service's redeemable() use the latter)."""
+    rows = table(issue)
+    for name, (row, state) in rows.items():
+        assert row.state() == state, name
+    for state in STATES:
+        expected = {row.pk for row, wanted in rows.values() if wanted == state}
+        assert set(IssuedToken.objects.in_state(state).values_list("pk", flat=True)) == expected
+    redeemable = set(IssuedToken.objects.redeemable().values_list("pk", flat=True))
+    assert redeemable == {row.pk for row, state in rows.values() if state == "active"}
 
 
-def test_status_turns_expired_at_the_expiry_time(issue):
+def test_locked_follows_code_max_attempts(issue, settings):
+    row = issue(code_attempts=3)
+    settings.JWT_EMAIL_CODE_MAX_ATTEMPTS = 5
+    assert row.state() == "active"
+    assert IssuedToken.objects.redeemable().filter(pk=row.pk).exists()
+
+
+def test_state_turns_expired_at_the_expiry_time(issue):
     token = issue(expires_at=timezone.now())
-    assert token.status == "expired"
-
-
-def test_active_holds_only_unused_unrevoked_unexpired_tokens(issue):
-    tokens = states(issue)
-    assert list(IssuedToken.objects.active()) == [tokens["active"]]
+    assert token.state() == "expired"
 
 
 def test_expired_holds_every_token_past_its_expiry(issue):
-    tokens = states(issue)
+    rows = table(issue)
     expired = {token.jti for token in IssuedToken.objects.expired()}
     assert expired == {
-        tokens[name].jti for name in ("expired", "revoked and expired", "used and expired")
+        rows[name][0].jti
+        for name in ("expired", "revoked and expired", "used and expired", "locked and expired")
     }
 
 
 def test_querysets_chain_with_filters(issue, user_factory):
     issue()
     other = IssuedToken.objects.create(
-        jti="other",
-        kind="refresh",
-        user=user_factory(),
-        expires_at=timezone.now() + timedelta(days=1),
+        jti="other", user=user_factory(), expires_at=timezone.now() + timedelta(days=1)
     )
-    assert list(IssuedToken.objects.active().filter(kind="refresh")) == [other]
-    assert IssuedToken.objects.filter(kind="refresh").expired().count() == 0
+    assert list(IssuedToken.objects.redeemable().filter(jti="other")) == [other]
+    assert IssuedToken.objects.filter(jti="other").expired().count() == 0
+
+
+# --- sign-in sessions ------------------------------------------------------------------
+
+
+def session(user, **fields) -> SignInSession:
+    return SignInSession.objects.create(
+        sid=fields.pop("sid", "sid-1"),
+        user=user,
+        expires_at=fields.pop("expires_at", timezone.now() + timedelta(days=1)),
+        **fields,
+    )
+
+
+def test_a_rotation_advances_the_generation_once(user):
+    row = session(user)
+    now = timezone.now()
+    rotated = SignInSession.objects.rotate("sid-1", 0, now)
+    assert rotated is not None
+    rotated_row, rotated_user = rotated
+    assert (rotated_row.generation, rotated_user) == (1, user)
+    assert SignInSession.objects.rotate("sid-1", 0, now) is None  # the old generation
+    row.refresh_from_db()
+    assert (row.generation, row.refresh_count, row.refreshed_at) == (1, 1, now)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"revoked_at": timezone.now()},
+        {"expires_at": timezone.now() - timedelta(seconds=1)},
+        {"session_key": "a-browser-session"},  # browser sessions have no refresh tokens
+    ],
+    ids=["revoked", "expired", "browser"],
+)
+def test_a_dead_session_does_not_rotate(user, fields):
+    session(user, **fields)
+    assert SignInSession.objects.rotate("sid-1", 0, timezone.now()) is None
+    assert SignInSession.objects.get().generation == 0
+
+
+def test_a_session_of_an_inactive_user_does_not_rotate(user):
+    session(user)
+    type(user).objects.filter(pk=user.pk).update(is_active=False)  # no save(): no receiver
+    assert SignInSession.objects.rotate("sid-1", 0, timezone.now()) is None
+
+
+def test_revoke_returns_only_the_sessions_it_revoked(user):
+    session(user, sid="a")
+    session(user, sid="b", revoked_at=timezone.now() - timedelta(minutes=1))
+    with transaction.atomic():
+        revoked = SignInSession.objects.all().revoke("logout", timezone.now())
+    assert [row.sid for row in revoked] == ["a"]
+    assert set(SignInSession.objects.values_list("revoke_reason", flat=True)) == {"logout", ""}
 
 
 def test_rows_show_only_a_prefix_of_the_jti(issue):
     token = issue()
     token.jti = "abcdefgh" + "X" * 24
     assert str(token) == "login link abcdefgh…"
-    revoked = RevokedToken(jti=token.jti, kind="access", expires_at=timezone.now())
+    revoked = RevokedToken(jti=token.jti, kind="session", expires_at=timezone.now())
     assert "X" not in str(revoked)
+    assert "X" not in str(SignInSession(sid=token.jti))
 
 
 def test_events_are_newest_first(user):

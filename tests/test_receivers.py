@@ -21,7 +21,7 @@ def test_deactivating_a_user_revokes_sessions_and_pending_links(
     user.is_active = False
     user.save()
     assert RevokedToken.objects.get(kind="session").reason == "user_inactive"
-    assert not IssuedToken.objects.active().exists()
+    assert not IssuedToken.objects.redeemable().exists()
     assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
     assert api_client.post("/auth/token/", {"token": pending}, format="json").status_code == 400
 

@@ -59,7 +59,7 @@ def test_a_mark_set_by_another_worker_is_seen_on_the_next_request(
 ):
     # The first request makes (and keeps) this thread's client.
     assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 200
-    sid = tokens.decode(pair["access"], tokens.ACCESS)["sid"]
+    sid = tokens.decode(pair["access"], tokens.TokenKind.ACCESS)["sid"]
 
     # Another thread has its own cache object and client, as another worker would.
     worker = threading.Thread(

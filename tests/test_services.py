@@ -2,17 +2,19 @@
 database guarantees under concurrency (PostgreSQL)."""
 
 import threading
+import time
 from datetime import timedelta
 
 import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_jwt_email import services, signals
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +107,7 @@ def test_refresh_reuse_revokes_the_whole_family(pair, api_client, signal_calls):
         assert response.json()["code"] == "token_revoked"
     assert TokenEvent.objects.filter(event="refresh_reuse", reason="reuse").count() == 1
     assert RevokedToken.objects.get(jti=sid).reason == "refresh_reuse"
-    assert not IssuedToken.objects.filter(sid=sid, revoked_at=None).exists()
+    assert SignInSession.objects.get(sid=sid).revoke_reason == "refresh_reuse"
     reuse_signals = [kw for name, kw in signal_calls if name == "refresh_reuse_detected"]
     assert len(reuse_signals) == 1
     assert reuse_signals[0]["jti"] == claims_of(pair["refresh"])["jti"]
@@ -150,10 +152,19 @@ def test_expired_refresh_token_is_refused(user, request_link, api_client, settin
     assert response.json()["code"] == "token_expired"
 
 
-def test_refresh_records_refreshed_and_sends_its_signal(pair, api_client, signal_calls):
+def test_refresh_is_counted_on_the_session_and_sends_its_signal(pair, api_client, signal_calls):
     refresh_with(api_client, pair["refresh"])
-    assert TokenEvent.objects.filter(event="refreshed").count() == 1
+    session = SignInSession.objects.get()
+    assert (session.generation, session.refresh_count) == (1, 1)
+    assert session.refreshed_at is not None
+    assert not TokenEvent.objects.filter(event="refreshed").exists()
     assert [name for name, _ in signal_calls] == ["token_refreshed"]
+
+
+def test_a_refresh_token_carries_its_sessions_generation(pair, api_client):
+    assert claims_of(pair["refresh"])["gen"] == 0
+    rotated = refresh_with(api_client, pair["refresh"]).json()
+    assert claims_of(rotated["refresh"])["gen"] == 1
 
 
 # --- revoke --------------------------------------------------------------------------
@@ -205,9 +216,8 @@ def test_logout_all_twice_records_each_session_once(user, pair, api_client):
     assert TokenEvent.objects.filter(event="revoked").count() == 1
 
 
-def test_revoke_issued_revokes_a_refresh_token_with_its_session(pair, api_client):
-    row = IssuedToken.objects.get(kind="refresh")
-    assert services.revoke_issued([row], reason="admin") == 1
+def test_revoke_sessions_signs_the_session_out(pair, api_client):
+    assert services.revoke_sessions(SignInSession.objects.all(), reason="admin") == 1
     assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
 
 
@@ -296,7 +306,7 @@ def test_twenty_concurrent_redemptions_of_one_link_sign_in_once(
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [400] * 19
     assert {body["code"] for status, body in results if status == 400} == {"token_used"}
-    assert IssuedToken.objects.filter(kind="refresh").count() == 1
+    assert SignInSession.objects.count() == 1
     assert TokenEvent.objects.filter(event="verified").count() == 1
     assert TokenEvent.objects.filter(event="rejected", reason="used").count() == 19
 
@@ -350,7 +360,7 @@ def test_ten_concurrent_refreshes_succeed_once(postgres, user_factory, request_l
     assert "token_used" in codes
     assert set(codes) <= {"token_used", "token_revoked"}
     sid = claims_of(pair["refresh"])["sid"]
-    assert not IssuedToken.objects.filter(sid=sid, revoked_at=None).exists()
+    assert SignInSession.objects.get(sid=sid).revoked_at is not None
     assert RevokedToken.objects.filter(jti=sid).exists()
 
 
@@ -369,11 +379,10 @@ def test_case_insensitive_lookup_on_postgres_still_refuses_a_dotless_i(
     assert timezone.now()  # the request itself went through
 
 
-def test_revoke_issued_counts_and_records_each_session_once(pair, api_client):
-    refresh_with(api_client, pair["refresh"])  # two refresh rows, one session
-    rows = IssuedToken.objects.filter(kind="refresh")
-    assert rows.count() == 2
-    assert services.revoke_issued(rows, reason="admin") == 1
+def test_revoke_sessions_counts_and_records_each_session_once(pair, api_client):
+    refresh_with(api_client, pair["refresh"])  # two refresh tokens, one session
+    assert services.revoke_session(claims_of(pair["refresh"])["sid"], reason="admin") == 1
+    assert services.revoke_sessions(SignInSession.objects.all(), reason="admin") == 0
     assert TokenEvent.objects.filter(event="revoked").count() == 1
 
 
@@ -382,3 +391,63 @@ def test_revoking_a_revoked_session_again_changes_and_records_nothing(pair, api_
     api_client.post("/auth/token/revoke/", {"token": pair["access"]}, format="json")
     assert TokenEvent.objects.filter(event="revoked").count() == 1
     assert RevokedToken.objects.get().reason == "client_revoked"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_no_refresh_slips_past_a_logout_50_trials(postgres, user_factory, request_link, settings):
+    """A thread keeps refreshing a stolen session while the owner logs out everywhere:
+    after the 204, no refresh sent may succeed, and the chain stays dead (rotation and
+    revocation are serialised on the session's row)."""
+    settings.RATELIMIT_ENABLE = False
+    user = user_factory("alice@example.com")
+    for trial in range(50):
+        pair = post_json("/auth/token/", {"token": request_link(user.email)})[1]
+        stop = threading.Event()
+        attempts = []  # (sent at, status)
+        latest = {"refresh": pair["refresh"]}
+
+        def refresher():
+            try:
+                while not stop.is_set():
+                    sent = time.monotonic()
+                    status, body = refresh_json(latest["refresh"])
+                    attempts.append((sent, status))
+                    if status == 200:
+                        latest["refresh"] = body["refresh"]
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=refresher)
+        thread.start()
+        while len(attempts) < 1 + trial % 5:  # log out at a different moment each trial
+            time.sleep(0.001)
+        response = APIClient().post(
+            "/auth/logout/all/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}"
+        )
+        answered = time.monotonic()
+        time.sleep(0.02)  # let the refresher send a few more after the 204
+        stop.set()
+        thread.join(timeout=30)
+
+        assert response.status_code == 204
+        after = [status for sent, status in attempts if sent > answered]
+        assert 200 not in after, (trial, after)
+        assert refresh_json(latest["refresh"])[1]["code"] == "token_revoked", trial
+    assert not SignInSession.objects.live().exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_refresh_on_postgres_rotates_in_one_statement(postgres, pair):
+    """The PostgreSQL path: one UPDATE … RETURNING advances the session and brings its
+    user back (no other query), and a user deactivated without save() is refused."""
+    sid = claims_of(pair["refresh"])["sid"]
+    with CaptureQueriesContext(connection) as queries:
+        rotated = SignInSession.objects.rotate(sid, 0, timezone.now())
+    assert rotated is not None
+    assert (rotated[0].generation, rotated[1].email) == (1, "alice@example.com")
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    get_user_model().objects.update(is_active=False)  # no save(): no receiver ran
+    assert SignInSession.objects.rotate(sid, 1, timezone.now()) is None
+    assert SignInSession.objects.get(sid=sid).generation == 1

@@ -18,7 +18,10 @@ from cryptography.hazmat.primitives import serialization
 
 from django_jwt_email import tokens
 from django_jwt_email.exceptions import TokenExpired, TokenInvalid
-from django_jwt_email.tokens import ACCESS, KINDS, LOGIN, REFRESH
+from django_jwt_email.tokens import TokenKind
+
+LOGIN, REFRESH, ACCESS = TokenKind.LOGIN, TokenKind.REFRESH, TokenKind.ACCESS
+KINDS = list(TokenKind)
 
 KEY_DIR = Path(__file__).parent / "keys"
 KID = "test-es256"  # the suite's signing key (tests/settings.py)
@@ -68,8 +71,11 @@ def claims(kind: str, **changes) -> dict:
     }
     if kind in (REFRESH, ACCESS):
         values["sid"] = "s" * 32
+    if kind == REFRESH:
+        values["gen"] = 0
     if kind == ACCESS:
         values["scope"] = "api"
+        values["client_id"] = "django-jwt-email"
     values.update(changes)
     return {name: value for name, value in values.items() if value is not None}
 
@@ -131,8 +137,9 @@ def test_sign_up_login_token_has_no_subject():
 
 
 def test_refresh_token_carries_sid():
-    minted = tokens.mint(REFRESH, subject="42", sid="family")
-    assert set(minted.claims) == {"iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid"}
+    minted = tokens.mint(REFRESH, subject="42", sid="family", generation=3)
+    assert set(minted.claims) == {"iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid", "gen"}
+    assert minted.claims["gen"] == 3
     assert minted.claims["aud"] == "django-jwt-email:refresh"
     assert minted.claims["exp"] - minted.claims["iat"] == 14 * 24 * 3600
     assert tokens.decode(minted.token, REFRESH)["sid"] == "family"
@@ -141,9 +148,11 @@ def test_refresh_token_carries_sid():
 def test_access_token_carries_scope_and_sid():
     minted = tokens.mint(ACCESS, subject="42", sid="family", scope="api read")
     assert set(minted.claims) == {
-        "iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid", "scope",
+        "iss", "aud", "sub", "jti", "iat", "nbf", "exp", "sid", "scope", "client_id",
     }  # fmt: skip
     assert minted.claims["aud"] == "django-jwt-email"
+    # RFC 9068 §2.2: the client the token was issued to (CLIENT_ID, else AUDIENCE).
+    assert minted.claims["client_id"] == "django-jwt-email"
     assert minted.claims["exp"] - minted.claims["iat"] == 300
     decoded = tokens.decode(minted.token, ACCESS)
     assert (decoded["scope"], decoded["sid"]) == ("api read", "family")

@@ -1,4 +1,5 @@
-"""Admin screens: issued tokens, the denylist, the audit log and its activity page.
+"""Admin screens: login links, sign-in sessions, the denylist, the audit log and its
+activity page.
 
 The admin reads the models and writes only through ``services`` (revoking). The
 audit log is read-only for everyone, superusers included. The lists' machinery
@@ -9,7 +10,7 @@ for large tables is in ``lists``, the activity page's numbers and chart in
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.core.signals import setting_changed
 from django.db.models import Q, QuerySet
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -28,47 +31,59 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import services
-from ..clientinfo import client_of
-from ..models import IssuedToken, RevokedToken, TokenEvent
+from ..conf import PREFIX, app_settings
+from ..http import client_of
+from ..models import STATES, IssuedToken, RevokedToken, SignInSession, TokenEvent
 from .activity import activity_report
 from .lists import LargeTableAdmin, to_the_second
 from .signin import AdminRequestView
 
-# The admin login page with the "Email me a sign-in link" form. Set only on the
-# default site, only if the site has not chosen its own login template.
+# The admin login page with the "Email me a sign-in link" form, with ADMIN_LOGIN_LINK
+# only. Set only on the default site, only if the site has not chosen its own.
 LOGIN_TEMPLATE = "django_jwt_email/admin/login.html"
-if admin.site.login_template is None:
-    admin.site.login_template = LOGIN_TEMPLATE
 
 
-# --- issued tokens -------------------------------------------------------------
+def offer_login_link() -> None:
+    """Put the link form on the admin's login page, or take it off, as the setting says."""
+    if app_settings.ADMIN_LOGIN_LINK and admin.site.login_template is None:
+        admin.site.login_template = LOGIN_TEMPLATE
+    elif not app_settings.ADMIN_LOGIN_LINK and admin.site.login_template == LOGIN_TEMPLATE:
+        admin.site.login_template = None
+
+
+offer_login_link()
+
+
+@receiver(setting_changed)
+def _reoffer_login_link(*, setting: str, **kwargs: Any) -> None:
+    if setting == PREFIX + "ADMIN_LOGIN_LINK":
+        offer_login_link()
+
+
+STATE_LABELS = {
+    "active": _("active"),
+    "used": _("used"),
+    "expired": _("expired"),
+    "locked": _("locked (wrong codes)"),
+    "revoked": _("revoked"),
+}
+
+
+# --- login links -------------------------------------------------------------------
 
 
 class StatusFilter(admin.SimpleListFilter):
-    """Active, used, expired or revoked, as ``IssuedToken.status`` says, in SQL."""
+    """A link's state, in SQL: the same rule as ``IssuedToken.state`` (one definition)."""
 
     title = _("status")
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [
-            ("active", _("active")),
-            ("used", _("used")),
-            ("expired", _("expired")),
-            ("revoked", _("revoked")),
-        ]
+        return [(state, STATE_LABELS[state]) for state in reversed(STATES)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        now = timezone.now()
-        # Same precedence as IssuedToken.status: revoked, then used, then expired.
-        conditions = {
-            "active": Q(revoked_at=None, used_at=None, expires_at__gt=now),
-            "used": Q(revoked_at=None, used_at__isnull=False),
-            "expired": Q(revoked_at=None, used_at=None, expires_at__lte=now),
-            "revoked": Q(revoked_at__isnull=False),
-        }
         value = self.value()
-        return queryset.filter(conditions[value]) if value in conditions else queryset
+        return queryset.in_state(value) if value in STATES else queryset  # type: ignore[attr-defined]
 
 
 class RevokeForm(forms.Form):
@@ -83,10 +98,8 @@ class RevokeForm(forms.Form):
 # The keyed hashes (address, code, browser) mean nothing to a reader.
 ISSUED_FIELDS = (
     "jti",
-    "kind",
     "user",
     "signup_email",
-    "sid",
     "issued_at",
     "expires_at",
     "used_at",
@@ -114,15 +127,56 @@ class ReadOnlyAdmin(LargeTableAdmin):
         return False
 
 
-@admin.register(IssuedToken)
-class IssuedTokenAdmin(ReadOnlyAdmin):
-    """Every login link and refresh token minted. Read-only; revoking is the one action."""
+class RevocableAdmin(ReadOnlyAdmin):
+    """Read-only, plus "Revoke selected": a confirmation page asking for a reason, then
+    ``revoke_rows`` (a service). Allowed to users who may change the model."""
 
-    list_display = ["short_jti", "user_column", "kind", "status", "issued", "expires", "ip"]
-    list_filter = ["kind", StatusFilter, "issued_at"]
+    actions = ["revoke_selected"]
+    revoke_rows: Callable[..., int]
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description=_("Revoke selected"), permissions=["revoke"])
+    def revoke_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponse | None:
+        form = RevokeForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_valid():
+            count = self.revoke_rows(
+                queryset.select_related("user"),
+                reason=form.cleaned_data["reason"],
+                revoked_by=request.user,
+                client=client_of(request),
+            )
+            message = ngettext("Revoked %d item.", "Revoked %d items.", count) % count
+            self.message_user(request, message, messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Revoke %(name)s") % {"name": self.opts.verbose_name_plural},
+            "opts": self.opts,
+            "form": form,
+            "count": queryset.count(),
+            "preview": queryset.select_related("user")[:20],
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "django_jwt_email/admin/revoke_confirmation.html", context
+        )
+
+
+@admin.register(IssuedToken)
+class IssuedTokenAdmin(RevocableAdmin):
+    """Every login link emailed. Read-only; revoking is the one action."""
+
+    list_display = ["short_jti", "user_column", "status", "issued", "expires", "ip"]
+    list_filter = [StatusFilter, "issued_at"]
     list_select_related = ["user"]
     date_hierarchy = "issued_at"
-    actions = ["revoke_selected"]
     fields = ISSUED_FIELDS
     readonly_fields = ISSUED_FIELDS
 
@@ -138,7 +192,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("status"))
     def status(self, row: IssuedToken) -> str:
-        return str(_(row.status))
+        return str(STATE_LABELS[row.state()])
 
     @admin.display(description=_("issued"), ordering="issued_at")
     def issued(self, row: IssuedToken) -> str:
@@ -148,41 +202,105 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     def expires(self, row: IssuedToken) -> str:
         return to_the_second(row.expires_at)
 
-    def has_revoke_permission(self, request: HttpRequest) -> bool:
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+    revoke_rows = staticmethod(services.revoke_issued)
 
-    @admin.action(description=_("Revoke selected"), permissions=["revoke"])
-    def revoke_selected(
-        self, request: HttpRequest, queryset: QuerySet[IssuedToken]
-    ) -> HttpResponse | None:
-        """Ask for a reason on a confirmation page, then revoke (refresh tokens with
-        their whole session) through ``services.revoke_issued``."""
-        form = RevokeForm(request.POST if request.POST.get("post") == "yes" else None)
-        if form.is_valid():
-            count = services.revoke_issued(
-                queryset.select_related("user"),
-                reason=form.cleaned_data["reason"],
-                revoked_by=request.user,
-                client=client_of(request),
-            )
-            message = ngettext("Revoked %d token.", "Revoked %d tokens.", count) % count
-            self.message_user(request, message, messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Revoke tokens"),
-            "opts": self.opts,
-            "form": form,
-            "count": queryset.count(),
-            "preview": queryset.select_related("user")[:20],
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+
+# --- sign-in sessions ------------------------------------------------------------------
+
+
+class SessionStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("active", _("active")), ("expired", _("expired")), ("revoked", _("revoked"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        conditions = {
+            "active": Q(revoked_at=None, expires_at__gt=now),
+            "expired": Q(revoked_at=None, expires_at__lte=now),
+            "revoked": Q(revoked_at__isnull=False),
         }
-        return TemplateResponse(
-            request, "django_jwt_email/admin/revoke_confirmation.html", context
-        )
+        value = self.value()
+        return queryset.filter(conditions[value]) if value in conditions else queryset
+
+
+class ClientFilter(admin.SimpleListFilter):
+    title = _("client")
+    parameter_name = "client"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("browser", _("browser")), ("api", _("API"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "browser":
+            return queryset.exclude(session_key="")
+        if self.value() == "api":
+            return queryset.filter(session_key="")
+        return queryset
+
+
+SESSION_FIELDS = (
+    "sid",
+    "user",
+    "created_at",
+    "expires_at",
+    "refreshed_at",
+    "refresh_count",
+    "revoked_at",
+    "revoke_reason",
+    "ip",
+    "user_agent",
+    "login_jti",
+)
+
+
+@admin.register(SignInSession)
+class SignInSessionAdmin(RevocableAdmin):
+    """Who is signed in, where and since when: one row per sign-in (an API session or
+    a browser's). Revoking one signs that client out at once."""
+
+    list_display = [
+        "short_sid",
+        "user",
+        "client",
+        "status",
+        "signed_in",
+        "last_refresh",
+        "refresh_count",
+        "ip",
+    ]
+    list_filter = [SessionStatusFilter, ClientFilter, "created_at"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    fields = SESSION_FIELDS
+    readonly_fields = SESSION_FIELDS
+    search_fields = ["user__email", "=sid", "=ip"]
+    search_help_text = _("Part of a user's email address, or an exact session id or IP address.")
+    exact_search_field = "sid"
+
+    @admin.display(description=_("session"), ordering="sid")
+    def short_sid(self, row: SignInSession) -> str:
+        return f"{row.sid[:12]}…"
+
+    @admin.display(description=_("client"))
+    def client(self, row: SignInSession) -> str:
+        return str(_("browser") if row.is_browser else _("API"))
+
+    @admin.display(description=_("status"))
+    def status(self, row: SignInSession) -> str:
+        return str(STATE_LABELS[row.state()])
+
+    @admin.display(description=_("signed in"), ordering="created_at")
+    def signed_in(self, row: SignInSession) -> str:
+        return to_the_second(row.created_at)
+
+    @admin.display(description=_("last refresh"), ordering="refreshed_at")
+    def last_refresh(self, row: SignInSession) -> str:
+        return to_the_second(row.refreshed_at) if row.refreshed_at else "-"
+
+    revoke_rows = staticmethod(services.revoke_sessions)
 
 
 # --- the denylist ----------------------------------------------------------------
@@ -303,4 +421,10 @@ def _csv_cell(value: Any) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-__all__ = ["AdminRequestView", "IssuedTokenAdmin", "RevokedTokenAdmin", "TokenEventAdmin"]
+__all__ = [
+    "AdminRequestView",
+    "IssuedTokenAdmin",
+    "RevokedTokenAdmin",
+    "SignInSessionAdmin",
+    "TokenEventAdmin",
+]

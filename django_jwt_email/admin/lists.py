@@ -73,6 +73,8 @@ class LargeTableAdmin(admin.ModelAdmin):
     list_per_page = 50
     search_fields = ["user__email", "=jti", "=ip"]
     search_help_text = _("Part of a user's email address, or an exact jti or IP address.")
+    #: The identifier searched exactly (by its unique index).
+    exact_search_field = "jti"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -88,7 +90,7 @@ class LargeTableAdmin(admin.ModelAdmin):
         users = user_model._default_manager.filter(
             **{f"{user_model.get_email_field_name()}__icontains": term}
         ).values("pk")
-        condition = Q(user__in=users) | Q(jti=term)
+        condition = Q(user__in=users) | Q(**{self.exact_search_field: term})
         try:
             condition |= Q(ip=str(ipaddress.ip_address(term)))
         except ValueError:

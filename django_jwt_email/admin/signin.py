@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
@@ -18,9 +18,8 @@ from django.views import View
 from django.views.decorators.csrf import csrf_protect
 
 from .. import services
-from ..clientinfo import client_of
 from ..conf import app_settings
-from ..views import bind_browser, no_store, safe_next
+from ..http import bind_browser, client_of, no_store, safe_next
 
 
 class AdminRequestForm(forms.Form):
@@ -44,6 +43,8 @@ class AdminRequestView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if not app_settings.ADMIN_LOGIN_LINK:  # opt-in: no staff links unless offered
+            raise Http404
         form = AdminRequestForm(request.POST)
         admin_index = _admin_url("admin:index")
         requested = form.data.get("next", "")

@@ -1,22 +1,23 @@
 """The flows: request → issue → send → verify → sign in / pair → refresh → revoke.
 
-This is the only place where tokens, models, the audit log and email meet
-(which account an address names is the question of ``accounts``). Views, admin
-actions, commands and tasks call these functions and nothing below them. Every
-refusal is recorded through ``audit.record`` before it is raised.
+This is the only place where tokens, models, the audit log and email meet; every
+decision a site may change is asked of the adapter (``adapter.get_adapter()``).
+Views, admin actions, commands and tasks call these functions and nothing below
+them. Every refusal is recorded through ``audit.record`` before it is raised.
 
 Read in this order: ``signin`` (ask for a link, get it by email, open it),
-``cross_device`` (the short code of the same email), ``sessions`` (the API's
-access/refresh pair, refresh, Bearer checks, revocation), ``maintenance`` (rate
-limit records, cleanup); ``steps`` holds what they share.
+``cross_device`` (the short code of the same email), ``sessions`` (sign-in
+sessions: the API's pair, refresh, Bearer checks, revocation, browser sessions),
+``maintenance`` (rate limit records, cleanup); ``refusals`` holds what they share
+about refused tokens.
 """
 
-from ..accounts import find_user
 from .cross_device import code_pair, redeem_code
 from .maintenance import cleanup_targets, delete_in_batches, record_rate_limited
 from .sessions import (
     Pair,
     authenticate_access,
+    end_browser_session,
     issue_pair,
     logout_all,
     refresh,
@@ -24,6 +25,7 @@ from .sessions import (
     revoke_session,
     revoke_sessions,
     revoke_token,
+    start_session,
 )
 from .signin import (
     SignIn,
@@ -34,12 +36,11 @@ from .signin import (
     redeem_login,
     request_link,
     send_login,
+    sign_in_browser,
     sign_in_pair,
 )
-from .steps import Client
 
 __all__ = [
-    "Client",
     "Pair",
     "SignIn",
     "authenticate_access",
@@ -49,7 +50,7 @@ __all__ = [
     "delete_in_batches",
     "deliver",
     "deliver_now",
-    "find_user",
+    "end_browser_session",
     "issue_login",
     "issue_pair",
     "logout_all",
@@ -63,5 +64,7 @@ __all__ = [
     "revoke_sessions",
     "revoke_token",
     "send_login",
+    "sign_in_browser",
     "sign_in_pair",
+    "start_session",
 ]

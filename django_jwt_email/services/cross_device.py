@@ -6,18 +6,21 @@ An unknown address, a wrong code and a locked link take one path to one answer
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import codes
+from .. import audit, codes
+from ..clientinfo import Client
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, CodeInvalid
 from ..models import EventType as Event
-from ..models import IssuedToken, TokenKind
+from ..models import IssuedToken
+from .refusals import about, audited
 from .sessions import Pair, issue_pair
 from .signin import SignIn, same_browser, sign_in_row
-from .steps import Client, attach, audited, record
 
 
 def redeem_code(
@@ -30,16 +33,22 @@ def redeem_code(
     """
     row = _code_row(email, code, client, browser_verifier)
     with audited(client, as_code=True), transaction.atomic():
-        return SignIn(sign_in_row(row, client), row.next_url)
+        return SignIn(sign_in_row(row, client), row.next_url, row.jti)
 
 
 def code_pair(
-    email: str, code: str, *, client: Client, browser_verifier: str | None = None
+    email: str,
+    code: str,
+    *,
+    client: Client,
+    browser_verifier: str | None = None,
+    request: Any = None,
 ) -> Pair:
     """Redeem a short code for an API client (same answer as ``sign_in_pair``)."""
     row = _code_row(email, code, client, browser_verifier)
     with audited(client, as_code=True), transaction.atomic():
-        return issue_pair(sign_in_row(row, client), client=client)
+        user = sign_in_row(row, client)
+        return issue_pair(user, client=client, login_jti=row.jti, request=request)
 
 
 def _code_row(email: str, code: str, client: Client, browser_verifier: str | None) -> IssuedToken:
@@ -51,9 +60,11 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
     """
     typed = codes.hash_code(code)
     cap = app_settings.CODE_MAX_ATTEMPTS
-    outstanding = IssuedToken.objects.active().filter(
-        kind=TokenKind.LOGIN, email_hash=codes.hash_email(email)
-    )
+    # Links spent by wrong codes are still compared (and refused below), so that a
+    # locked link takes the same path as a wrong code.
+    outstanding = IssuedToken.objects.filter(
+        email_hash=codes.hash_email(email), used_at=None, revoked_at=None
+    ).filter(expires_at__gt=timezone.now())
     match = None
     # Every outstanding link of the address is compared, in constant time and
     # without stopping at a match; a link at the cap matches nothing, even with
@@ -64,7 +75,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
             match = row
     if match is None:
         _count_wrong_code(outstanding, client)
-        record(Event.REJECTED, client, reason="wrong_code")
+        audit.record(Event.REJECTED, client=client, reason="wrong_code")
         raise CodeInvalid("wrong_code")
     if not same_browser(match, browser_verifier):
         # The right code, typed outside the browser a bound link was asked from:
@@ -72,8 +83,10 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
         # only who holds the code can get it. It still signs nobody in here.
         mismatch = BrowserMismatch(codes.format_code(codes.derive_code(match.jti)))
         mismatch.detail = "This code was requested in another browser. Enter it there."
-        record(Event.REJECTED, client, jti=match.jti, user=match.user, reason=mismatch.reason)
-        raise attach(mismatch, match)
+        audit.record(
+            Event.REJECTED, client=client, jti=match.jti, user=match.user, reason=mismatch.reason
+        )
+        raise about(mismatch, match)
     return match
 
 
@@ -95,4 +108,4 @@ def _count_wrong_code(outstanding: QuerySet[IssuedToken], client: Client) -> Non
             revoked_at=timezone.now(), revoke_reason="code_attempts_exceeded"
         )
         if revoked:
-            record(Event.CODE_ATTEMPTS_EXCEEDED, client, jti=row.jti, user=row.user)
+            audit.record(Event.CODE_ATTEMPTS_EXCEEDED, client=client, jti=row.jti, user=row.user)

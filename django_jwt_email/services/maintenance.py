@@ -13,17 +13,18 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .. import audit
+from ..clientinfo import Client
 from ..conf import app_settings
 from ..models import EventType as Event
-from ..models import IssuedToken, RevokedToken, TokenEvent
-from .steps import Client, record
+from ..models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 
 # --- limits --------------------------------------------------------------------
 
 
 def record_rate_limited(group: str, *, client: Client) -> None:
     """Record that a request of endpoint group ``group`` was held back by a limit."""
-    record(Event.RATE_LIMITED, client, reason=group)
+    audit.record(Event.RATE_LIMITED, client=client, reason=group)
 
 
 # --- cleanup -------------------------------------------------------------------
@@ -32,17 +33,18 @@ def record_rate_limited(group: str, *, client: Client) -> None:
 def cleanup_targets(now: datetime | None = None) -> dict[str, QuerySet[Any]]:
     """What ``jwt_email_cleanup`` may delete, by label: rows nothing will consult again.
 
-    An issued row outlives its token's expiry by ACCESS_TOKEN_TTL + LEEWAY: within
-    LEEWAY the token still decodes, and presenting a used refresh token then must
-    still count as a reuse (the extra ACCESS_TOKEN_TTL is a margin, matching the
-    window ``logout_all`` looks back over for live sessions). Afterwards the token
-    is refused as expired, with or without its row. Denylist entries go at their
-    own ``expires_at``; audit events once older than AUDIT_RETENTION.
+    A login link's row and a session's row outlive their expiry by ACCESS_TOKEN_TTL +
+    LEEWAY: within LEEWAY a token still decodes, and presenting a used refresh
+    token then must still count as a reuse (the extra ACCESS_TOKEN_TTL is a margin:
+    a revoked session's access tokens are dead by then). Afterwards the token is
+    refused as expired, with or without its row. Denylist entries go at their own
+    ``expires_at``; audit events once older than AUDIT_RETENTION.
     """
     now = now or timezone.now()
     grace = app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY
     return {
         "issued tokens": IssuedToken.objects.filter(expires_at__lt=now - grace),
+        "sessions": SignInSession.objects.filter(expires_at__lt=now - grace),
         "revoked tokens": RevokedToken.objects.filter(expires_at__lte=now),
         "events": TokenEvent.objects.filter(created_at__lt=now - app_settings.AUDIT_RETENTION),
     }

@@ -1,26 +1,43 @@
-"""API sessions: the access/refresh pair, rotation with reuse detection, Bearer
-checks without the database, and revocation (one session, one token, or all)."""
+"""Sign-in sessions: the API's access/refresh pair, rotation with reuse detection,
+Bearer checks without the database, and revocation of one session, one token or all
+of a user's (browser sessions included).
+
+A session is one row (``SignInSession``); its refresh tokens carry its ``sid`` and
+``generation``. Rotation and revocation both update that row, so the database
+serialises them: a refresh cannot slip past a logout.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as dt_timezone
-from typing import Any
+from datetime import timedelta
+from importlib import import_module
+from typing import Any, cast
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import revocation, tokens
+from .. import audit, revocation, tokens
+from ..adapter import get_adapter
+from ..clientinfo import Client
 from ..conf import app_settings
-from ..exceptions import TokenError, TokenInvalid, TokenRevoked, TokenUsed
+from ..exceptions import TokenError, TokenExpired, TokenInvalid, TokenRevoked, TokenUsed
 from ..models import EventType as Event
-from ..models import IssuedToken, RevokedKind, RevokedToken, TokenKind
-from .steps import Client, attach, audited, one, record, why_not_active
+from ..models import (
+    IssuedToken,
+    RevokedKind,
+    RevokedToken,
+    SignInSession,
+    SignInSessionQuerySet,
+)
+from ..tokens import TokenKind
+from .refusals import about, audited, unique
 
-# --- pair ----------------------------------------------------------------------
+# --- sign in ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -38,171 +55,201 @@ class Pair:
         }
 
 
-def issue_pair(
-    user: Any, *, client: Client, sid: str | None = None, expires_at: datetime | None = None
-) -> Pair:
-    """A new access/refresh pair for ``user``; a new sign-in session unless ``sid``."""
-    sid = sid or tokens.new_id()
-    subject = str(user.pk)
-    refresh = tokens.mint(tokens.REFRESH, subject=subject, sid=sid, expires_at=expires_at)
-    access = tokens.mint(
-        tokens.ACCESS,
-        subject=subject,
-        sid=sid,
-        scope=" ".join(app_settings.ACCESS_TOKEN_SCOPES),
-        now=refresh.issued_at,
-        # Nor does the last access token of a session outlive it.
-        expires_at=min(refresh.expires_at, refresh.issued_at + tokens.ttl(tokens.ACCESS)),
-    )
-    IssuedToken.objects.create(
-        jti=refresh.jti,
-        kind=TokenKind.REFRESH,
+def start_session(
+    user: Any,
+    *,
+    client: Client,
+    login_jti: str = "",
+    session_key: str = "",
+    lifetime: timedelta | None = None,
+) -> SignInSession:
+    """Record a new sign-in of ``user``: an API session, or with ``session_key`` the
+    browser's Django session (so that signing out everywhere can end it)."""
+    now = timezone.now().replace(microsecond=0)
+    return SignInSession.objects.create(
+        sid=tokens.new_id(),
         user=user,
-        sid=sid,
-        issued_at=refresh.issued_at,
-        expires_at=refresh.expires_at,
+        created_at=now,
+        expires_at=now + (lifetime or app_settings.REFRESH_TOKEN_TTL),
         ip=client.ip,
         user_agent=client.user_agent[:255],
+        login_jti=login_jti,
+        session_key=session_key,
+    )
+
+
+def issue_pair(user: Any, *, client: Client, login_jti: str = "", request: Any = None) -> Pair:
+    """A new API session for ``user`` and its first access/refresh pair.
+
+    Counts as a login (``user_logged_in``, which sets ``last_login``) with
+    UPDATE_LAST_LOGIN: ``request`` is passed on to the signal's receivers.
+    """
+    session = start_session(user, client=client, login_jti=login_jti)
+    if app_settings.UPDATE_LAST_LOGIN:
+        user_logged_in.send(sender=type(user), request=request, user=user)
+    return mint_pair(user, session)
+
+
+def mint_pair(user: Any, session: SignInSession) -> Pair:
+    """The pair of ``session``'s current generation. Scopes and extra claims come from
+    the adapter now, at mint time, never per request."""
+    adapter = get_adapter()
+    subject = str(user.pk)
+    refresh = tokens.mint(
+        TokenKind.REFRESH,
+        subject=subject,
+        sid=session.sid,
+        generation=session.generation,
+        # Every refresh token of a session expires with it: rotation never extends
+        # a session's absolute lifetime (ASVS 10.4.8).
+        expires_at=session.expires_at,
+    )
+    access = tokens.mint(
+        TokenKind.ACCESS,
+        subject=subject,
+        sid=session.sid,
+        scope=" ".join(adapter.scopes_for(user)),
+        extra=adapter.access_claims(user),
+        now=refresh.issued_at,
+        # Nor does the last access token of a session outlive it.
+        expires_at=min(refresh.expires_at, refresh.issued_at + tokens.ttl(TokenKind.ACCESS)),
     )
     return Pair(access, refresh)
 
 
-# --- refresh -------------------------------------------------------------------
+# --- refresh -----------------------------------------------------------------------
 
 
 def refresh(token: str, *, client: Client) -> Pair:
-    """Rotate a refresh token into a new pair of the same ``sid``.
+    """Rotate a refresh token into a new pair of the same session.
 
-    A refresh token that was already used is a reuse: somebody holds a copy.
-    The whole ``sid`` family is revoked, since we cannot tell the thief from
-    the owner (OAuth 2.0 Security BCP, 4.14).
+    One conditional UPDATE of the session's row advances its generation. A token of
+    an older generation is a reuse: somebody holds a copy, and since the thief
+    cannot be told from the owner, the whole session is revoked (OAuth 2.0
+    Security BCP, 4.14).
     """
     with audited(client):
-        claims = tokens.decode(token, tokens.REFRESH)
-        now = timezone.now()
+        claims = tokens.decode(token, TokenKind.REFRESH)
         with transaction.atomic():
-            rotated = IssuedToken.objects.filter(
-                jti=claims["jti"],
-                kind=TokenKind.REFRESH,
-                used_at=None,
-                revoked_at=None,
-                expires_at__gt=now,
-            ).update(used_at=now)
-            user = _active_user(claims["sub"])
-            if rotated == 1 and user is not None:
-                # Same expiry as the token it replaces: rotation never extends a
-                # family's absolute lifetime (ASVS 10.4.8).
-                expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
-                pair = issue_pair(user, client=client, sid=claims["sid"], expires_at=expires_at)
-                record(Event.REFRESHED, client, jti=claims["jti"], user=user)
+            rotated = SignInSession.objects.rotate(claims["sid"], claims["gen"], timezone.now())
+            if rotated is not None:
+                session, user = rotated
+                pair = mint_pair(user, session)
+                # Counted on the session's row (refresh_count); a row each only if asked.
+                audit.record(
+                    Event.REFRESHED,
+                    client=client,
+                    jti=claims["jti"],
+                    user=user,
+                    save=app_settings.AUDIT_EVERY_REFRESH,
+                )
                 return pair
-            # Nothing to keep from this transaction; the refusal is decided below.
-            transaction.set_rollback(True)
-        raise _refresh_refused(claims, user, client, now)
+        raise _refresh_refused(claims, client)
 
 
-def _active_user(pk: str) -> Any:
-    return one(get_user_model()._default_manager.filter(pk=pk, is_active=True))
+def _refresh_refused(claims: dict[str, Any], client: Client) -> TokenError:
+    """Why a refresh token did not rotate: read only on this path."""
+    session = unique(SignInSession.objects.select_related("user").filter(sid=claims["sid"]))
+    jti = claims["jti"]
+    if session is None or session.is_browser or str(session.user_id) != claims["sub"]:
+        return about(TokenInvalid("unknown_sid"), jti=jti)
+    user = session.user
+    if session.revoked_at is not None:
+        return about(TokenRevoked("revoked"), jti=jti, user=user)
+    if session.expires_at <= timezone.now():
+        return about(TokenExpired("expired"), jti=jti, user=user)
+    if claims["gen"] < session.generation:
+        audit.record(Event.REFRESH_REUSE, client=client, jti=jti, user=user, reason="reuse")
+        revoke_sessions([session.sid], reason="refresh_reuse", client=client)
+        return about(TokenUsed("reuse"), jti=jti, user=user)
+    if claims["gen"] > session.generation:  # signed by us, yet never issued: a restore?
+        return about(TokenInvalid("unknown_generation"), jti=jti, user=user)
+    # Live, the right generation, and still not rotated: the user is inactive (or
+    # was deactivated without save(), so no receiver revoked the session).
+    revoke_sessions([session.sid], reason="user_inactive", client=client)
+    return about(TokenRevoked("inactive_user"), jti=jti, user=user)
 
 
-def _refresh_refused(
-    claims: dict[str, Any], user: Any, client: Client, now: datetime
-) -> TokenError:
-    row = IssuedToken.objects.select_related("user").filter(jti=claims["jti"]).first()
-    if row is None or row.kind != TokenKind.REFRESH:
-        return attach(TokenInvalid("unknown_jti"), jti=claims["jti"])
-    if user is None:
-        revoke_session(row.sid, user=row.user, reason="user_inactive", client=client)
-        return attach(TokenRevoked("inactive_user"), row)
-    if row.used_at is not None and row.revoked_at is None:
-        record(Event.REFRESH_REUSE, client, jti=row.jti, user=row.user, reason="reuse")
-        revoke_session(row.sid, user=row.user, reason="refresh_reuse", client=client)
-        return attach(TokenUsed("reuse"), row)
-    return attach(why_not_active(row, now), row)
-
-
-# --- access --------------------------------------------------------------------
+# --- access ------------------------------------------------------------------------
 
 
 def authenticate_access(
     token: str, *, client: Client | Callable[[], Client] | None = None
 ) -> dict[str, Any]:
     """The claims of a valid, unrevoked access token. No database query unless the
-    revocation cache has lost its marks.
+    revocation cache has lost its marks or cannot be reached.
 
     ``client`` may be a callable, called only to record a refusal: on every
     authenticated request, working out who asked cost more than the whole check
     of an already verified token.
     """
     try:
-        claims = tokens.decode(token, tokens.ACCESS)
+        claims = tokens.decode(token, TokenKind.ACCESS)
         if revocation.is_session_revoked(claims["sid"]):
-            raise attach(TokenRevoked("session_revoked"), jti=claims["jti"])
+            raise about(TokenRevoked("session_revoked"), jti=claims["jti"])
     except TokenError:
         with audited(client() if callable(client) else client or Client()):
             raise
     return claims
 
 
-# --- revoke --------------------------------------------------------------------
+# --- revoke ------------------------------------------------------------------------
 
 
 def revoke_session(
-    sid: str, *, user: Any, reason: str, client: Client | None = None, revoked_by: Any = None
+    sid: str, *, reason: str, client: Client | None = None, revoked_by: Any = None
 ) -> int:
-    """Revoke a whole sign-in session: its refresh tokens and its access tokens."""
-    return revoke_sessions([sid], user=user, reason=reason, client=client, revoked_by=revoked_by)
+    """Revoke one sign-in session: its refresh tokens and its access tokens."""
+    return revoke_sessions([sid], reason=reason, client=client, revoked_by=revoked_by)
 
 
 def revoke_sessions(
-    sids: Iterable[str],
+    sessions: Iterable[str] | QuerySet[SignInSession],
     *,
-    user: Any,
     reason: str,
     client: Client | None = None,
     revoked_by: Any = None,
 ) -> int:
-    """Revoke sign-in sessions: their refresh tokens in the database, their access
-    tokens by a mark in the revocation cache. Returns how many were not revoked
-    already (only those are recorded)."""
-    sids = sorted({sid for sid in sids if sid})
-    if not sids:
-        return 0
+    """Revoke sign-in sessions (a queryset, or ``sid`` values): on their rows and the
+    denylist first, then a mark in the revocation cache for their access tokens,
+    and the Django session of each browser sign-in. Returns how many were not
+    revoked already (only those are recorded)."""
+    if not isinstance(sessions, QuerySet):
+        sessions = SignInSession.objects.filter(sid__in=sorted(set(sessions)))
+    queryset = cast(SignInSessionQuerySet, sessions)
     now = timezone.now()
     # Marks are needed only as long as an access token of the session can live.
     marks_expire = now + app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY
     with transaction.atomic():
-        IssuedToken.objects.filter(sid__in=sids, revoked_at=None).update(
-            revoked_at=now, revoke_reason=reason[:64]
-        )
-        fresh = _deny(
-            sids,
+        revoked = queryset.revoke(reason, now)
+        _deny(
+            [(session.sid, session.user) for session in revoked],
             kind=RevokedKind.SESSION,
-            user=user,
             reason=reason,
             revoked_by=revoked_by,
             revoked_at=now,
             expires_at=marks_expire,
         )
-        for sid in fresh:
-            record(Event.REVOKED, client or Client(), jti=sid, user=user, reason=reason)
-    # Marked again even if known: it refreshes a mark the cache may have lost.
-    revocation.mark_sessions(sids, marks_expire)
-    return len(fresh)
+        for session in revoked:
+            audit.record(
+                Event.REVOKED, client=client, jti=session.sid, user=session.user, reason=reason
+            )
+    # After the commit: a mark that fails to be written is re-written later, and the
+    # database already refuses the session (see ``revocation``).
+    revocation.mark_sessions([s.sid for s in revoked if not s.is_browser], marks_expire)
+    end_browser_sessions([s.session_key for s in revoked if s.is_browser])
+    return len(revoked)
 
 
-def _deny(jtis: list[str], *, kind: str, user: Any, reason: str, **fields: Any) -> list[str]:
-    """Put ``jtis`` on the denylist; return those that were not on it yet."""
-    listed = set(RevokedToken.objects.filter(jti__in=jtis).values_list("jti", flat=True))
-    fresh = [jti for jti in jtis if jti not in listed]
+def _deny(entries: list[tuple[str, Any]], *, kind: str, reason: str, **fields: Any) -> None:
+    """Put ``(jti or sid, user)`` entries on the denylist (who revoked what, and when)."""
     RevokedToken.objects.bulk_create(
         [
             RevokedToken(jti=jti, kind=kind, user=user, reason=reason[:64], **fields)
-            for jti in fresh
+            for jti, user in entries
         ],
-        ignore_conflicts=True,  # revoked meanwhile by a concurrent request
+        ignore_conflicts=True,  # listed meanwhile by a concurrent request
     )
-    return fresh
 
 
 def revoke_issued(
@@ -212,16 +259,11 @@ def revoke_issued(
     revoked_by: Any = None,
     client: Client | None = None,
 ) -> int:
-    """Revoke issued tokens (admin action, command): login links by ``jti``, refresh
-    tokens with their whole session. Returns how many were revoked by this call."""
+    """Revoke login links (admin action, command, RFC 7009). Returns how many were
+    revoked by this call."""
     count = 0
     for row in rows:
-        if row.kind == TokenKind.REFRESH:
-            count += revoke_session(
-                row.sid, user=row.user, reason=reason, client=client, revoked_by=revoked_by
-            )
-        else:
-            count += _revoke_link(row, reason=reason, revoked_by=revoked_by, client=client)
+        count += _revoke_link(row, reason=reason, revoked_by=revoked_by, client=client)
     return count
 
 
@@ -233,48 +275,107 @@ def _revoke_link(row: IssuedToken, *, reason: str, revoked_by: Any, client: Clie
         )
         if revoked:
             _deny(
-                [row.jti],
-                kind=row.kind,
-                user=row.user,
+                [(row.jti, row.user)],
+                kind=RevokedKind.LOGIN,
                 reason=reason,
                 revoked_by=revoked_by,
                 revoked_at=now,
                 expires_at=row.expires_at,
             )
-            record(Event.REVOKED, client or Client(), jti=row.jti, user=row.user, reason=reason)
+            audit.record(Event.REVOKED, client=client, jti=row.jti, user=row.user, reason=reason)
     return revoked
 
 
 def revoke_token(token: str, *, client: Client) -> None:
     """RFC 7009: revoke whatever valid token this is; ignore anything else."""
-    for kind in (tokens.REFRESH, tokens.ACCESS, tokens.LOGIN):
+    for kind in (TokenKind.REFRESH, TokenKind.ACCESS, TokenKind.LOGIN):
         try:
             claims = tokens.decode(token, kind)
         except TokenError:
             continue
-        if kind == tokens.LOGIN:
-            revoke_issued(
-                IssuedToken.objects.filter(jti=claims["jti"]),
-                reason="client_revoked",
-                client=client,
-            )
+        if kind == TokenKind.LOGIN:
+            links = IssuedToken.objects.select_related("user").filter(jti=claims["jti"])
+            revoke_issued(links, reason="client_revoked", client=client)
         else:
-            user = get_user_model()._default_manager.filter(pk=claims["sub"]).first()
-            revoke_session(claims["sid"], user=user, reason="client_revoked", client=client)
+            revoke_session(claims["sid"], reason="client_revoked", client=client)
         return
 
 
 def logout_all(
-    user: Any, *, reason: str = "logout_all", client: Client | None = None, revoked_by: Any = None
+    user: Any,
+    *,
+    reason: str = "logout_all",
+    client: Client | None = None,
+    revoked_by: Any = None,
+    keep_session_key: str = "",
 ) -> None:
-    """Revoke every token of ``user``: sign out everywhere."""
-    now = timezone.now()
-    live_since = now - app_settings.ACCESS_TOKEN_TTL - app_settings.LEEWAY
+    """Sign ``user`` out everywhere: every session (API and browser) and every
+    outstanding login link; all but the browser session ``keep_session_key``."""
     # Sessions already revoked keep their marks; saving an inactive user again
     # (receivers) must not revoke and record them once more.
-    sids = IssuedToken.objects.filter(
-        user=user, kind=TokenKind.REFRESH, expires_at__gt=live_since, revoked_at=None
-    ).values_list("sid", flat=True)
-    revoke_sessions(set(sids), user=user, reason=reason, client=client, revoked_by=revoked_by)
-    links = IssuedToken.objects.filter(user=user, kind=TokenKind.LOGIN).active()
+    live_since = timezone.now() - app_settings.LEEWAY
+    sessions = SignInSession.objects.filter(user=user, expires_at__gt=live_since)
+    if keep_session_key:
+        sessions = sessions.exclude(session_key=keep_session_key)
+    revoke_sessions(sessions, reason=reason, client=client, revoked_by=revoked_by)
+    links = IssuedToken.objects.filter(user=user).redeemable().select_related("user")
     revoke_issued(links, reason=reason, client=client, revoked_by=revoked_by)
+    end_other_browser_sessions(user, keep=keep_session_key)
+
+
+# --- browser sessions ----------------------------------------------------------------
+
+
+def end_browser_sessions(session_keys: Iterable[str]) -> None:
+    """Delete the Django sessions of these browser sign-ins, whatever the backend."""
+    keys = [key for key in session_keys if key]
+    if not keys:
+        return
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store(session_key=key).delete()
+
+
+# The backends whose sessions can be searched for a user (they live in a table).
+DATABASE_SESSION_ENGINES = {
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+}
+
+
+def end_other_browser_sessions(user: Any, *, keep: str = "") -> None:
+    """With a database session backend, also delete the sessions of ``user`` that this
+    app did not sign in (a password login, say), except the session ``keep``."""
+    if settings.SESSION_ENGINE not in DATABASE_SESSION_ENGINES:
+        return
+    from django.contrib.sessions.models import Session
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    user_id = str(user.pk)
+    live = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep)
+    # Session data is encoded, so each live session is decoded to find the user's: a
+    # scan, but only on "sign out everywhere", and in chunks of bounded memory.
+    for key, data in live.values_list("session_key", "session_data").iterator(chunk_size=2000):
+        if store().decode(data).get("_auth_user_id") == user_id:
+            store(session_key=key).delete()
+
+
+def end_browser_session(session_key: str, *, reason: str = "logout") -> None:
+    """The browser signed out: its session row is revoked (recorded once)."""
+    if session_key:
+        revoke_sessions(SignInSession.objects.filter(session_key=session_key), reason=reason)
+
+
+__all__ = [
+    "Pair",
+    "authenticate_access",
+    "end_browser_session",
+    "issue_pair",
+    "logout_all",
+    "refresh",
+    "revoke_issued",
+    "revoke_session",
+    "revoke_sessions",
+    "revoke_token",
+    "start_session",
+]

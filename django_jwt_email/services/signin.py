@@ -7,23 +7,29 @@ inline or in a Celery worker, never in the request view.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.base_user import BaseUserManager
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import codes, emails, tokens
-from ..accounts import email_of, find_user, get_or_create_account, lookalike_exists
+from .. import audit, codes, emails, tokens
+from ..accounts import email_of
+from ..adapter import get_adapter
+from ..clientinfo import Client
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, TokenError, TokenInvalid
 from ..models import EventType as Event
-from ..models import IssuedToken, TokenKind
-from .sessions import Pair, issue_pair
-from .steps import Client, attach, audited, one, record, why_not_active
+from ..models import IssuedToken
+from ..tokens import TokenKind
+from .refusals import about, audited, refusal, unique
+from .sessions import Pair, issue_pair, start_session
 
 # --- request → issue → send ------------------------------------------------------
 
@@ -71,8 +77,12 @@ def deliver(
     requested_at: str | None = None,
 ) -> None:
     """The delivery unit: find the account, mint and store a login token, send it."""
-    user = find_user(email)
-    if not _may_receive_link(user, email, staff_only=staff_only):
+    adapter = get_adapter()
+    user = adapter.find_user(email)
+    # The admin's link request: staff accounts only, whatever the adapter allows.
+    if staff_only and not getattr(user, "is_staff", False):
+        return
+    if not adapter.may_receive_link(user, email):
         return
     # The message goes to the stored address, never the typed one (compare
     # Django's CVE-2019-19844); a sign-up link goes to the address as given.
@@ -84,29 +94,18 @@ def deliver(
         to=address,
         user=user,
         client=client,
+        next_url=next_url,
         requested_at=parse_datetime(requested_at) if requested_at else None,
     )
-
-
-def _may_receive_link(user: Any, email: str, *, staff_only: bool) -> bool:
-    if user is not None:
-        return bool(user.is_active) and (bool(getattr(user, "is_staff", False)) or not staff_only)
-    if staff_only or not app_settings.CREATE_USERS:
-        return False
-    # No sign-up for an address that only differs from an existing account's by
-    # case or a Unicode trick (dotless i for i): it would open a look-alike
-    # account, and the owner of "mike" never asked for it.
-    return not lookalike_exists(email)
 
 
 def issue_login(
     user: Any, address: str, client: Client, *, next_url: str = "", browser_hash: str = ""
 ) -> tokens.Token:
     """Mint a login token for ``user`` (None: a sign-up for ``address``) and store it."""
-    token = tokens.mint(tokens.LOGIN, subject=str(user.pk) if user is not None else None)
+    token = tokens.mint(TokenKind.LOGIN, subject=str(user.pk) if user is not None else None)
     IssuedToken.objects.create(
         jti=token.jti,
-        kind=TokenKind.LOGIN,
         user=user,
         email_hash=codes.hash_email(address),
         signup_email=address if user is None else "",
@@ -118,7 +117,7 @@ def issue_login(
         code_hash=codes.hash_code(codes.derive_code(token.jti)),
         browser_hash=browser_hash,
     )
-    record(Event.ISSUED, client, jti=token.jti, user=user)
+    audit.record(Event.ISSUED, client=client, jti=token.jti, user=user)
     return token
 
 
@@ -128,28 +127,33 @@ def send_login(
     to: str,
     user: Any,
     client: Client,
+    next_url: str = "",
     requested_at: datetime | None = None,
 ) -> bool:
     """Email the link and code of ``token`` to ``to``; record ``email_sent`` or
     ``email_failed``. A failure is recorded, never raised: the caller's answer must
     not depend on it (it would tell which addresses have an account)."""
+    adapter = get_adapter()
     try:
         message = emails.LoginEmail(
             to=to,
-            link=emails.build_link(token.token),
+            link=adapter.build_link(token.token, next_url),
+            token=token.token,
             code=codes.format_code(codes.derive_code(token.jti)),
             expires_at=token.expires_at,
-            expires_minutes=max(1, round(tokens.ttl(tokens.LOGIN).total_seconds() / 60)),
+            expires_minutes=max(1, round(tokens.ttl(TokenKind.LOGIN).total_seconds() / 60)),
             requested_at=requested_at,
             ip=client.ip,
             user_agent=client.user_agent,
             signup=user is None,
         )
-        emails.send_login_email(message)
+        adapter.send_login_email(message)
     except Exception as exc:  # SMTP errors, a bad LINK_BASE_URL, a broken template
-        record(Event.EMAIL_FAILED, client, jti=token.jti, user=user, reason=type(exc).__name__)
+        audit.record(
+            Event.EMAIL_FAILED, client=client, jti=token.jti, user=user, reason=type(exc).__name__
+        )
         return False
-    record(Event.EMAIL_SENT, client, jti=token.jti, user=user)
+    audit.record(Event.EMAIL_SENT, client=client, jti=token.jti, user=user)
     return True
 
 
@@ -158,8 +162,11 @@ def send_login(
 
 @dataclass(frozen=True)
 class SignIn:
+    """A redeemed login link: whom it signs in, where to go next, which link it was."""
+
     user: Any
     next_url: str
+    jti: str
 
 
 def check_login(token: str) -> IssuedToken:
@@ -169,44 +176,72 @@ def check_login(token: str) -> IssuedToken:
     must never use a link up. Raises a TokenError; records nothing.
     """
     row = _login_row(token, browser_verifier=None, check_browser=False)
-    reason = why_not_active(row, timezone.now())
-    if reason.reason != "not_consumed":
-        raise reason
+    error = refusal(row, timezone.now())
+    if error is not None:
+        raise error
     return row
 
 
 def redeem_login(token: str, *, client: Client, browser_verifier: str | None = None) -> SignIn:
-    """Consume a login link's token for a browser sign-in.
+    """Consume a login link's token for a browser sign-in (see ``sign_in_browser``).
 
     Raises a TokenError (recorded as ``rejected``), BrowserMismatch among them.
     """
     with audited(client):
         row = _login_row(token, browser_verifier)
         with transaction.atomic():
-            return SignIn(sign_in_row(row, client), row.next_url)
+            return SignIn(sign_in_row(row, client), row.next_url, row.jti)
 
 
-def sign_in_pair(token: str, *, client: Client, browser_verifier: str | None = None) -> Pair:
+def sign_in_pair(
+    token: str, *, client: Client, browser_verifier: str | None = None, request: Any = None
+) -> Pair:
     """Redeem a login link for an API client: one transaction, one new session."""
     with audited(client):
         row = _login_row(token, browser_verifier)
         with transaction.atomic():
-            return issue_pair(sign_in_row(row, client), client=client)
+            user = sign_in_row(row, client)
+            return issue_pair(user, client=client, login_jti=row.jti, request=request)
+
+
+def sign_in_browser(request: HttpRequest, signed_in: SignIn, *, client: Client) -> None:
+    """Log the browser in as the redeemed link's user (Django's ``login()``) and record
+    its session, so that signing out everywhere ends it."""
+    user = signed_in.user
+    login(request, user, backend=_backend())
+    age = app_settings.SESSION_AGE
+    # set_expiry() makes the cookie persistent: a site whose sessions end with the
+    # browser keeps that (the server side then lasts SESSION_COOKIE_AGE).
+    if age and not settings.SESSION_EXPIRE_AT_BROWSER_CLOSE:
+        request.session.set_expiry(age)
+    start_session(
+        user,
+        client=client,
+        login_jti=signed_in.jti,
+        session_key=request.session.session_key or "",
+        lifetime=timedelta(seconds=request.session.get_expiry_age()),
+    )
+
+
+def _backend() -> str:
+    """The authentication backend to record in the session."""
+    backends = getattr(settings, "AUTHENTICATION_BACKENDS", None)
+    return str(backends[0]) if backends else "django.contrib.auth.backends.ModelBackend"
 
 
 def _login_row(
     token: str, browser_verifier: str | None, *, check_browser: bool = True
 ) -> IssuedToken:
-    claims = tokens.decode(token, tokens.LOGIN)
-    row = one(IssuedToken.objects.select_related("user").filter(jti=claims["jti"]))
-    if row is None or row.kind != TokenKind.LOGIN:
-        raise attach(TokenInvalid("unknown_jti"), jti=claims["jti"])
+    claims = tokens.decode(token, TokenKind.LOGIN)
+    row = unique(IssuedToken.objects.select_related("user").filter(jti=claims["jti"]))
+    if row is None:
+        raise about(TokenInvalid("unknown_jti"), jti=claims["jti"])
     if row.user_id is not None and claims.get("sub") != str(row.user_id):
-        raise attach(TokenInvalid("subject_mismatch"), row)
+        raise about(TokenInvalid("subject_mismatch"), row)
     # A bound link opened in another browser signs nobody in there: it shows
     # the code, to be typed in the browser that asked (no dead end).
     if check_browser and not same_browser(row, browser_verifier):
-        raise attach(_other_browser(row), row)
+        raise about(_other_browser(row), row)
     return row
 
 
@@ -220,9 +255,9 @@ def same_browser(row: IssuedToken, browser_verifier: str | None) -> bool:
 def _other_browser(row: IssuedToken) -> TokenError:
     """BrowserMismatch with the code to type in the right browser, but only for a
     link that could still be redeemed: a dead link's code is not worth showing."""
-    refusal = why_not_active(row, timezone.now())
-    if refusal.reason != "not_consumed":
-        return refusal
+    error = refusal(row, timezone.now())
+    if error is not None:
+        return error
     return BrowserMismatch(codes.format_code(codes.derive_code(row.jti)))
 
 
@@ -230,35 +265,32 @@ def sign_in_row(row: IssuedToken, client: Client) -> Any:
     """Inside the caller's transaction: consume ``row``, check its user, record it."""
     _consume(row)
     user = row.user if row.user is not None else _create_user(row)
-    if not user.is_active:
-        raise attach(TokenInvalid("inactive_user"), row, user=user)
+    if not getattr(user, "is_active", True):
+        raise about(TokenInvalid("inactive_user"), row, user=user)
     # A link must not outlive an address change: it was mailed to the old one.
     if codes.hash_email(email_of(user)) != row.email_hash:
-        raise attach(TokenInvalid("email_changed"), row, user=user)
-    record(Event.VERIFIED, client, jti=row.jti, user=user)
+        raise about(TokenInvalid("email_changed"), row, user=user)
+    audit.record(Event.VERIFIED, client=client, jti=row.jti, user=user)
     return user
 
 
 def _consume(row: IssuedToken) -> None:
-    """Mark ``row`` used with one conditional UPDATE whose row count decides:
-    of two concurrent redemptions, exactly one sees 1. A link whose code was
-    guessed wrong CODE_MAX_ATTEMPTS times is spent, even before its revoke lands."""
+    """Mark ``row`` used with one conditional UPDATE whose row count decides: of two
+    concurrent redemptions, exactly one sees 1. A link whose code was guessed wrong
+    CODE_MAX_ATTEMPTS times is spent, even before its revoke lands."""
     now = timezone.now()
-    consumed = IssuedToken.objects.filter(
-        pk=row.pk,
-        used_at=None,
-        revoked_at=None,
-        expires_at__gt=now,
-        code_attempts__lt=app_settings.CODE_MAX_ATTEMPTS,
-    ).update(used_at=now)
+    consumed = IssuedToken.objects.filter(pk=row.pk).redeemable(now).update(used_at=now)
     if consumed != 1:
         row.refresh_from_db(fields=["used_at", "revoked_at", "expires_at", "code_attempts"])
-        raise attach(why_not_active(row, now), row)
+        raise refusal(row, now) or about(TokenInvalid("not_consumed"), row)
 
 
 def _create_user(row: IssuedToken) -> Any:
-    """The account of a redeemed sign-up link (created only now, never on request)."""
-    user = get_or_create_account(row.signup_email)
+    """The account of a redeemed sign-up link (created only now, never on request); the
+    link's row is given its user, so the admin shows whom it signed up."""
+    user = get_adapter().create_user(row.signup_email)
     if user is None:
-        raise attach(TokenInvalid("signup_failed"), row)
+        raise about(TokenInvalid("signup_failed"), row)
+    IssuedToken.objects.filter(pk=row.pk).update(user=user)
+    row.user = user
     return user

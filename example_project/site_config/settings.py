@@ -198,6 +198,8 @@ JWT_EMAIL_SIGNING_KEYS = [
 # The demo lets anyone sign up with an address: the account is created when its
 # first link is redeemed. A site with invited users only turns this off.
 JWT_EMAIL_CREATE_USERS = env_bool("JWT_EMAIL_CREATE_USERS", True)
+# The admin's login page offers staff "Email me a sign-in link".
+JWT_EMAIL_ADMIN_LOGIN_LINK = True
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {

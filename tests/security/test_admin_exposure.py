@@ -13,12 +13,12 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.test import APIClient
 
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 from tests.conftest import token_of
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["issuedtoken", "revokedtoken", "tokenevent"]
+MODELS = ["issuedtoken", "revokedtoken", "signinsession", "tokenevent"]
 ADMIN = "/admin/django_jwt_email"
 ACTIVITY = f"{ADMIN}/tokenevent/activity/"
 
@@ -80,7 +80,15 @@ def admin_pages() -> list[str]:
         f"{ADMIN}/tokenevent/{pk}/change/"
         for pk in TokenEvent.objects.values_list("pk", flat=True)
     ]
-    pages += [f"{ADMIN}/issuedtoken/?status=active", f"{ADMIN}/tokenevent/?event=rejected"]
+    pages += [
+        f"{ADMIN}/signinsession/{pk}/change/"
+        for pk in SignInSession.objects.values_list("pk", flat=True)
+    ]
+    pages += [
+        f"{ADMIN}/issuedtoken/?status=active",
+        f"{ADMIN}/tokenevent/?event=rejected",
+        f"{ADMIN}/signinsession/?status=revoked",
+    ]
     return pages
 
 
@@ -184,7 +192,7 @@ def test_audit_log_cannot_be_edited_even_by_a_superuser(captured, superuser):
 
 def test_issued_tokens_cannot_be_deleted_or_edited(captured, superuser):
     browser = signed_in(superuser)
-    row = IssuedToken.objects.filter(kind="refresh").first()
+    row = IssuedToken.objects.first()
     delete = browser.post(f"{ADMIN}/issuedtoken/{row.pk}/delete/", {"post": "yes"})
     change = browser.post(f"{ADMIN}/issuedtoken/{row.pk}/change/", {"used_at": ""})
     assert delete.status_code == 403
@@ -195,7 +203,7 @@ def test_issued_tokens_cannot_be_deleted_or_edited(captured, superuser):
 def test_revoke_action_refuses_staff_with_view_permission_only(captured, user_factory):
     staff = user_factory("viewer@example.com", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_issuedtoken"))
-    active = IssuedToken.objects.active()
+    active = IssuedToken.objects.redeemable()
     pks = [str(pk) for pk in active.values_list("pk", flat=True)]
     assert pks
     signed_in(staff).post(

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 from tests.conftest import code_of, token_of
 
 pytestmark = pytest.mark.django_db
@@ -365,7 +365,7 @@ def test_verify_refuses_replay_across_channels(user, request_link, mailoutbox):
     assert "_auth_user_id" not in browser.session
     by_code = APIClient().post("/auth/code/", {"email": user.email, "code": code}, format="json")
     assert assert_json_error(by_code, 400)["code"] == "invalid_code"
-    assert IssuedToken.objects.filter(kind="refresh").count() == 1
+    assert SignInSession.objects.count() == 1
 
 
 def _race(n: int, send) -> list[int]:
@@ -398,7 +398,7 @@ def test_verify_concurrent_replay_signs_in_once(threaded_db, user_factory, mailo
 
     assert statuses.count(200) == 1, statuses
     assert set(statuses) == {200, 400}
-    assert IssuedToken.objects.filter(kind="refresh").count() == 1
+    assert SignInSession.objects.count() == 1
     assert TokenEvent.objects.filter(event="verified").count() == 1
 
 
@@ -415,11 +415,12 @@ def test_refresh_concurrent_replay_rotates_once(threaded_db, user_factory, mailo
 
     assert statuses.count(200) <= 1, statuses
     assert set(statuses) <= {200, 400}, statuses
-    assert TokenEvent.objects.filter(event="refreshed").count() == statuses.count(200)
-    # Whatever won the race, no live refresh token of that family is left beside a
-    # replayed one: a reuse revoked the family.
+    session = SignInSession.objects.get()
+    assert session.refresh_count == statuses.count(200)
+    # Whatever won the race, the session is not left live beside a replayed token:
+    # a reuse revoked it.
     if statuses.count(400):
-        assert not IssuedToken.objects.filter(kind="refresh").active().exists()
+        assert not SignInSession.objects.live().exists()
 
 
 def test_refresh_reuse_revokes_the_family(pair, api_client):
@@ -486,7 +487,7 @@ def test_code_guessing_locks_the_link(user, request_link, mailoutbox, api_client
     assert assert_json_error(right, 400)["code"] == "invalid_code"
     link = api_client.post("/auth/token/", {"token": token}, format="json")
     assert assert_json_error(link, 400)["code"] == "token_revoked"
-    assert not IssuedToken.objects.filter(kind="refresh").exists()
+    assert not SignInSession.objects.exists()
 
 
 # --- CSRF on the browser forms ---------------------------------------------------------------

@@ -28,7 +28,7 @@ from . import forge
 # padding of other encodings, whitespace, and something outside ASCII.
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" + ".=+/ \t\n%~\x00é"
 BASE64URL = ALPHABET[:64]
-KINDS = [tokens.LOGIN, tokens.REFRESH, tokens.ACCESS]
+KINDS = [tokens.TokenKind.LOGIN, tokens.TokenKind.REFRESH, tokens.TokenKind.ACCESS]
 PROPERTY_SETTINGS = settings(
     max_examples=100,
     deadline=None,
@@ -38,10 +38,11 @@ PROPERTY_SETTINGS = settings(
 
 
 def mint(kind: str) -> tokens.Token:
-    if kind == tokens.LOGIN:
+    if kind == tokens.TokenKind.LOGIN:
         return tokens.mint(kind, subject="42")
-    scope = "api" if kind == tokens.ACCESS else None
-    return tokens.mint(kind, subject="42", sid=tokens.new_id(), scope=scope)
+    if kind == tokens.TokenKind.ACCESS:
+        return tokens.mint(kind, subject="42", sid=tokens.new_id(), scope="api")
+    return tokens.mint(kind, subject="42", sid=tokens.new_id(), generation=0)
 
 
 def accepted_claims(token: str, kind: str) -> dict | None:

@@ -8,21 +8,20 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from django_jwt_email import services
-from django_jwt_email.models import IssuedToken
+from django_jwt_email.adapter import get_adapter
+from django_jwt_email.models import IssuedToken, SignInSession
 
 
 class Command(BaseCommand):
     help = (
-        "Revoke every token of a user (sign out everywhere), or one token by jti: a login "
-        "link, or a refresh token or session id (sid) with its whole session."
+        "Revoke every token and session of a user (sign out everywhere), or one login link "
+        "by its jti, or one sign-in session by its sid (as the audit log shows them)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         group = parser.add_mutually_exclusive_group(required=True)
         group.add_argument("--user", metavar="EMAIL", help="Revoke every token of this user.")
-        group.add_argument(
-            "--jti", help="Revoke this token (a refresh token or a sid: its session)."
-        )
+        group.add_argument("--jti", help="Revoke this login link (a jti) or this session (a sid).")
         parser.add_argument("--reason", default="revoked_by_command")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,7 +32,7 @@ class Command(BaseCommand):
             self.revoke_jti(options["jti"], reason)
 
     def revoke_user(self, email: str, reason: str) -> None:
-        user = services.find_user(email)
+        user = get_adapter().find_user(email)
         if user is None:
             raise CommandError(f"No user with email {email!r}.")
         services.logout_all(user, reason=reason)
@@ -45,11 +44,8 @@ class Command(BaseCommand):
             count = services.revoke_issued(rows, reason=reason)
             self.stdout.write(f"Revoked {count} token(s).")
             return
-        # The audit log names sessions by sid (their access tokens are not stored).
-        session = (
-            IssuedToken.objects.filter(sid=jti).exclude(sid="").select_related("user").first()
-        )
-        if session is None:
-            raise CommandError(f"No issued token or session with jti {jti!r}.")
-        services.revoke_session(jti, user=session.user, reason=reason)
+        # The audit log names sessions by sid (their tokens are not stored).
+        if not SignInSession.objects.filter(sid=jti).exists():
+            raise CommandError(f"No login link (jti) or session (sid) {jti!r}.")
+        services.revoke_session(jti, reason=reason)
         self.stdout.write(f"Revoked session {jti}.")

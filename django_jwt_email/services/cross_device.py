@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import codes
+from .. import addresses, codes
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, CodeInvalid
 from ..models import EventType as Event
@@ -52,7 +52,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
     typed = codes.hash_code(code)
     cap = app_settings.CODE_MAX_ATTEMPTS
     outstanding = IssuedToken.objects.active().filter(
-        kind=TokenKind.LOGIN, email_hash=codes.hash_email(email)
+        kind=TokenKind.LOGIN, email_hash=addresses.keyed_hash(email)
     )
     match = None
     # Every outstanding link of the address is compared, in constant time and

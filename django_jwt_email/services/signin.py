@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.base_user import BaseUserManager
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import codes, emails, tokens
+from .. import addresses, codes, emails, tokens
 from ..accounts import email_of, find_user, get_or_create_account, lookalike_exists
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, TokenError, TokenInvalid
@@ -76,7 +75,7 @@ def deliver(
         return
     # The message goes to the stored address, never the typed one (compare
     # Django's CVE-2019-19844); a sign-up link goes to the address as given.
-    address = email_of(user) if user is not None else BaseUserManager.normalize_email(email)
+    address = email_of(user) if user is not None else addresses.canonical(email)
     client = Client(ip, user_agent)
     token = issue_login(user, address, client, next_url=next_url, browser_hash=browser_hash)
     send_login(
@@ -108,7 +107,7 @@ def issue_login(
         jti=token.jti,
         kind=TokenKind.LOGIN,
         user=user,
-        email_hash=codes.hash_email(address),
+        email_hash=addresses.keyed_hash(address),
         signup_email=address if user is None else "",
         issued_at=token.issued_at,
         expires_at=token.expires_at,
@@ -233,7 +232,7 @@ def sign_in_row(row: IssuedToken, client: Client) -> Any:
     if not user.is_active:
         raise attach(TokenInvalid("inactive_user"), row, user=user)
     # A link must not outlive an address change: it was mailed to the old one.
-    if codes.hash_email(email_of(user)) != row.email_hash:
+    if addresses.keyed_hash(email_of(user)) != row.email_hash:
         raise attach(TokenInvalid("email_changed"), row, user=user)
     record(Event.VERIFIED, client, jti=row.jti, user=user)
     return user

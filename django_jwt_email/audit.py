@@ -8,6 +8,7 @@ pass a ``jti``, never a token.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from . import signals
@@ -43,8 +44,14 @@ def record(
     user: Any = None,
     ip: str | None = None,
     user_agent: str = "",
+    count: int = 1,
+    created_at: datetime | None = None,
 ) -> TokenEvent:
-    """Record ``event``: save a ``TokenEvent``, log one line, send its signal."""
+    """Record ``event``: save a ``TokenEvent``, log one line, send its signal.
+
+    ``count`` > 1 makes the row stand for that many occurrences counted rather
+    than written one by one; ``created_at`` (default now) dates such a row.
+    """
     row = TokenEvent.objects.create(
         event=event,
         reason=reason[:64],
@@ -52,21 +59,24 @@ def record(
         user=user if getattr(user, "pk", None) is not None else None,
         ip=ip or None,
         user_agent=(user_agent or "")[:255],
+        count=count,
+        **({"created_at": created_at} if created_at is not None else {}),
     )
     user_id = getattr(user, "pk", None)
     # One key=value line (logfmt) for grep and log shippers, and the same fields
     # under ``record.jwt_email`` for structured (JSON) formatters.
+    line = "event=%s reason=%s jti=%s user=%s ip=%s"
+    args: list[Any] = [event, reason or "-", jti or "-", "-" if user_id is None else user_id]
+    args.append(ip or "-")
+    if count != 1:  # a row standing for several: say how many
+        line += " count=%d"
+        args.append(count)
+    fields = {"event": event, "reason": reason, "jti": jti, "user": user_id, "ip": ip}
     logger.log(
         LEVELS.get(Event(event), logging.INFO),
-        "event=%s reason=%s jti=%s user=%s ip=%s",
-        event,
-        reason or "-",
-        jti or "-",
-        "-" if user_id is None else user_id,
-        ip or "-",
-        extra={
-            "jwt_email": {"event": event, "reason": reason, "jti": jti, "user": user_id, "ip": ip}
-        },
+        line,
+        *args,
+        extra={"jwt_email": {**fields, "count": count}},
     )
     signal = SIGNALS.get(Event(event))
     if signal is not None:

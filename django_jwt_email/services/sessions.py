@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from .. import revocation, tokens
+from .. import limits, revocation, tokens
 from ..conf import app_settings
 from ..exceptions import TokenError, TokenInvalid, TokenRevoked, TokenUsed
 from ..models import EventType as Event
@@ -139,7 +139,10 @@ def authenticate_access(
         if revocation.is_session_revoked(claims["sid"]):
             raise attach(TokenRevoked("session_revoked"), jti=claims["jti"])
     except TokenError:
-        with audited(client() if callable(client) else client or Client()):
+        asked = client() if callable(client) else client or Client()
+        if not limits.keep_bearer_refusal(asked.ip):
+            raise  # beyond bearer_failed_ip: counted, not written (see limits)
+        with audited(asked):
             raise
     return claims
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import addresses, codes, emails, tokens
+from .. import addresses, codes, emails, limits, tokens
 from ..accounts import email_of, find_user, get_or_create_account, lookalike_exists
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, TokenError, TokenInvalid
@@ -41,6 +41,7 @@ def request_link(
     so that with a queued sender the caller's response is the same in content
     and in time for every address.
     """
+    limits.count_request_address(email)  # raises limits.Refused beyond request_email
     client = client or Client()
     payload = {
         "email": email,

@@ -20,11 +20,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 urlpatterns = [path("signin/", include("django_jwt_email.urls", namespace="signin"))]
 
 
-@pytest.fixture
-def clock(frozen_clock):
-    return frozen_clock
-
-
 def ask(api_client, email, ip="127.0.0.1", **extra):
     return api_client.post(
         "/auth/request/", {"email": email}, format="json", REMOTE_ADDR=ip, **extra
@@ -230,22 +225,24 @@ def test_verify_page_get_is_not_limited(user, client, request_link, rates):
 # --- windows ----------------------------------------------------------------------
 
 
-def test_limit_resets_when_retry_after_has_passed(user, api_client, rates, clock, mailoutbox):
+def test_limit_resets_when_retry_after_has_passed(
+    user, api_client, rates, frozen_clock, mailoutbox
+):
     rates(request_ip="2/h")
     ask(api_client, user.email), ask(api_client, user.email)
     retry_after = int(ask(api_client, user.email)["Retry-After"])
-    clock.now += retry_after - 1
+    frozen_clock.now += retry_after - 1
     assert ask(api_client, user.email).status_code == 429
     assert int(ask(api_client, user.email)["Retry-After"]) == 1
-    clock.now += 1
+    frozen_clock.now += 1
     assert ask(api_client, user.email).status_code == 202
     assert len(mailoutbox) == 3
 
 
-def test_per_second_rate_resets_the_next_second(user, api_client, rates, clock):
+def test_per_second_rate_resets_the_next_second(user, api_client, rates, frozen_clock):
     rates(request_ip="2/s")
     assert [ask(api_client, user.email).status_code for _ in range(3)] == [202, 202, 429]
-    clock.now += 1
+    frozen_clock.now += 1
     assert ask(api_client, user.email).status_code == 202
 
 

@@ -10,12 +10,13 @@ Only the user model is touched here: no tokens, no audit.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
+
+from .addresses import for_lookup
 
 # The dotted and dotless Turkish i: a database's UPPER/LOWER maps them onto ASCII
 # letters although casefold() keeps them apart.
@@ -40,23 +41,18 @@ def find_user(email: str) -> Any:
         for user in user_model._default_manager.filter(**{f"{field}__iexact": email})[:10]
         # The database's case folding may differ from Unicode's (dotless i, ß):
         # confirm with Python's, as Django's password reset does.
-        if fold(email_of(user)) == fold(email)
+        if for_lookup(email_of(user)) == for_lookup(email)
     ]
     if len(candidates) > 1:
         candidates = [user for user in candidates if email_of(user) == email]
     return candidates[0] if len(candidates) == 1 else None
 
 
-def fold(value: str) -> str:
-    """Unicode case folding after compatibility normalisation (fullwidth, ligatures)."""
-    return unicodedata.normalize("NFKC", value).casefold()
-
-
 def lookalike_exists(email: str) -> bool:
     """Whether an account's address equals ``email`` up to case or a Unicode trick."""
     user_model = get_user_model()
     lookup = f"{user_model.get_email_field_name()}__iexact"
-    skeleton = fold(email.translate(LOOKALIKES))
+    skeleton = for_lookup(email.translate(LOOKALIKES))
     similar = Q(**{lookup: email}) | Q(**{lookup: skeleton})
     return user_model._default_manager.filter(similar).exists()
 

@@ -8,6 +8,7 @@ pass a ``jti``, never a token.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from . import signals
@@ -49,12 +50,17 @@ def record(
     user: Any = None,
     email_hash: str = "",
     count: int = 1,
+    created_at: datetime | None = None,
     save: bool = True,
 ) -> TokenEvent:
     """Record ``event`` of ``client``: save a ``TokenEvent``, log one line, send its
-    signal. With ``save=False`` the row is built but not written (events counted
-    elsewhere, such as routine refreshes on their session's row): the log line and
-    the signal still go out."""
+    signal.
+
+    ``count`` > 1 makes the row stand for that many occurrences counted rather than
+    written one by one; ``created_at`` (default now) dates such a row. With
+    ``save=False`` the row is built but not written (events counted elsewhere, such
+    as routine refreshes on their session's row): the log line and the signal still
+    go out."""
     client = client or NOBODY
     ip = client.ip
     row = TokenEvent(
@@ -66,23 +72,25 @@ def record(
         user_agent=(client.user_agent or "")[:255],
         email_hash=email_hash,
         count=count,
+        **({"created_at": created_at} if created_at is not None else {}),
     )
     if save:
         row.save(force_insert=True)
     user_id = getattr(user, "pk", None)
     # One key=value line (logfmt) for grep and log shippers, and the same fields
     # under ``record.jwt_email`` for structured (JSON) formatters.
+    line = "event=%s reason=%s jti=%s user=%s ip=%s"
+    args: list[Any] = [event, reason or "-", jti or "-", "-" if user_id is None else user_id]
+    args.append(ip or "-")
+    if count != 1:  # a row standing for several: say how many
+        line += " count=%d"
+        args.append(count)
+    fields = {"event": event, "reason": reason, "jti": jti, "user": user_id, "ip": ip}
     logger.log(
         LEVELS.get(Event(event), logging.INFO),
-        "event=%s reason=%s jti=%s user=%s ip=%s",
-        event,
-        reason or "-",
-        jti or "-",
-        "-" if user_id is None else user_id,
-        ip or "-",
-        extra={
-            "jwt_email": {"event": event, "reason": reason, "jti": jti, "user": user_id, "ip": ip}
-        },
+        line,
+        *args,
+        extra={"jwt_email": {**fields, "count": count}},
     )
     signal = SIGNALS.get(Event(event))
     if signal is not None:

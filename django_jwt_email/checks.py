@@ -11,21 +11,27 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, PREFIX, app_settings
+from .conf import DEFAULTS, PREFIX, app_settings, ratelimit_setting
 from .exceptions import ConfigurationError
 from .keys import SYMMETRIC_MIN_BYTES, load_keyring
+from .limits import parse_rate
 
 MIDDLEWARE_PATH = "django_jwt_email.middleware.RateLimitMiddleware"
 LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
-RATE = re.compile(r"^\d+/\d*[smhd]$")
+# Django's own Redis backend takes redis-py's argument names in OPTIONS;
+# django-redis takes upper-case ones (SOCKET_TIMEOUT). Either may be given in
+# the LOCATION's query string too, which redis-py reads.
+REDIS_CACHES = ("django.core.cache.backends.redis.RedisCache", "django_redis.cache.RedisCache")
+REDIS_TIMEOUTS = ("socket_connect_timeout", "socket_timeout")
 SECRET_SETTINGS = {"SIGNING_KEYS"}
 
 
@@ -49,10 +55,12 @@ def _string_list(value: Any) -> bool:
 
 
 def _rates(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(key, str) and isinstance(rate, str) and RATE.match(rate)
-        for key, rate in value.items()
-    )
+    if not isinstance(value, dict):
+        return False
+    try:
+        return all(isinstance(key, str) and parse_rate(rate) for key, rate in value.items())
+    except ValueError:
+        return False
 
 
 def _cache_alias(value: Any) -> bool:
@@ -126,7 +134,6 @@ EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "EMAIL_HTML_TEMPLATE": (lambda v: v is None or isinstance(v, str), "a template name or None"),
     "EMAIL_SENDER": (_importable, "the dotted path of a callable"),
     "RATE_LIMITS": (_rates, "a dict of group name to django-ratelimit rate, e.g. '5/m'"),
-    "RATELIMIT_CACHE": (_cache_alias, "an alias in CACHES"),
     "REVOCATION_CACHE": (_cache_alias, "an alias in CACHES"),
     "AUDIT_RETENTION": (_positive, "a positive timedelta"),
     "ACCESS_TOKEN_SCOPES": (_string_list, "a list of scope names without spaces"),
@@ -236,27 +243,43 @@ def check_login_ttl(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return []
 
 
-def _local_cache(alias: object) -> bool:
+def _cache_config(alias: object) -> dict[str, Any]:
     caches_setting = getattr(settings, "CACHES", {})
     if not isinstance(alias, str) or alias not in caches_setting:
-        return False
-    return caches_setting[alias].get("BACKEND") in LOCAL_CACHES
+        return {}
+    config: dict[str, Any] = caches_setting[alias]
+    return config
+
+
+def _local_cache(alias: object) -> bool:
+    return _cache_config(alias).get("BACKEND") in LOCAL_CACHES
 
 
 @register(Tags.security, Tags.caches)
 def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W003 rate-limit counters / W004 revocation marks in a cache not shared
-    between processes, outside DEBUG."""
+    """E002 django-ratelimit's cache is not in CACHES; W003 rate-limit counters /
+    W004 revocation marks in a cache not shared between processes, outside DEBUG."""
+    counters = ratelimit_setting("RATELIMIT_USE_CACHE")
+    if not _cache_alias(counters):
+        return [
+            _error(
+                2,
+                f"RATELIMIT_USE_CACHE is {counters!r}; expected an alias in CACHES.",
+                "Name the shared cache of the rate-limit counters in RATELIMIT_USE_CACHE "
+                "(django-ratelimit's setting), or remove it to use 'default'.",
+            )
+        ]
     if settings.DEBUG:
         return []
     messages: list[CheckMessage] = []
-    if _local_cache(app_settings.RATELIMIT_CACHE):
+    if _local_cache(counters):
         messages.append(
             _warning(
                 3,
-                f"{PREFIX}RATELIMIT_CACHE {app_settings.RATELIMIT_CACHE!r} is local to each "
-                "process: every worker counts on its own, so limits are multiplied.",
-                "Use a shared cache (Redis or memcached) for the rate-limit counters.",
+                f"RATELIMIT_USE_CACHE {counters!r} is local to each process: every "
+                "worker counts on its own, so limits are multiplied.",
+                "Use a shared cache (Redis or memcached) for the rate-limit counters, "
+                "and name it in RATELIMIT_USE_CACHE.",
             )
         )
     if _local_cache(app_settings.REVOCATION_CACHE):
@@ -269,6 +292,44 @@ def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register(Tags.security, Tags.caches, deploy=True)
+def check_redis_timeouts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W008: the rate-limit or revocation cache is Redis without socket timeouts,
+    so a Redis that hangs holds every sign-in and every Bearer request with it."""
+    aliases = {
+        "RATELIMIT_USE_CACHE": ratelimit_setting("RATELIMIT_USE_CACHE"),
+        f"{PREFIX}REVOCATION_CACHE": app_settings.REVOCATION_CACHE,
+    }
+    messages: list[CheckMessage] = []
+    for setting, alias in aliases.items():
+        missing = _missing_redis_timeouts(_cache_config(alias))
+        if missing:
+            messages.append(
+                _warning(
+                    8,
+                    f"The cache {alias!r} ({setting}) is Redis without {' and '.join(missing)}: "
+                    "if Redis hangs, every request that reads it hangs too, and workers run out.",
+                    f"Add {', '.join(repr(name) for name in REDIS_TIMEOUTS)} to the OPTIONS of "
+                    f"CACHES[{alias!r}] (e.g. 0.5 seconds each; SOCKET_CONNECT_TIMEOUT and "
+                    "SOCKET_TIMEOUT with django-redis).",
+                )
+            )
+    return messages
+
+
+def _missing_redis_timeouts(config: dict[str, Any]) -> list[str]:
+    if config.get("BACKEND") not in REDIS_CACHES:
+        return []
+    options = config.get("OPTIONS")
+    given = {str(name).lower() for name in options} if isinstance(options, dict) else set()
+    locations = config.get("LOCATION") or ""
+    if isinstance(locations, str):
+        locations = locations.split(",")
+    for location in locations:
+        given |= set(parse_qs(urlsplit(str(location)).query))
+    return [name for name in REDIS_TIMEOUTS if name not in given]
 
 
 @register(Tags.security)

@@ -7,6 +7,10 @@ client could put anything in it. With a header name such as
 ``"HTTP_X_FORWARDED_FOR"``, the *last* entry is taken: the address your proxy
 saw, which it appends after whatever the client wrote. Behind more than one
 proxy, give the setting a callable that picks the right entry.
+
+An IPv4 client of a dual-stack socket arrives as an IPv4-mapped IPv6 address
+(``::ffff:203.0.113.9``): it is the IPv4 address, and is given as such, or the
+rate limits would mask every IPv4 client into one IPv6 /64 (``::``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
+
+from .conf import ratelimit_setting
 
 __all__ = ["Client", "client_ip"]
 
@@ -31,7 +36,7 @@ class Client:
 
 def client_ip(request: HttpRequest) -> str | None:
     """The client's IP address as configured (see the module docstring), or None."""
-    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None)
+    meta_key = ratelimit_setting("RATELIMIT_IP_META_KEY")
     if callable(meta_key):
         value = meta_key(request)
     elif isinstance(meta_key, str) and "." in meta_key:
@@ -47,14 +52,16 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def _parse_ip(value: str) -> str | None:
-    """``value`` as a normalised IP address; some proxies add a port
-    ("203.0.113.9:51234", "[2001:db8::1]:443"). Anything else is None."""
+    """``value`` as a normalised IP address, IPv4-mapped ones as IPv4; some proxies
+    add a port ("203.0.113.9:51234", "[2001:db8::1]:443"). Anything else is None."""
     value = value.strip()
     if value.startswith("[") and "]" in value:
         value = value[1 : value.index("]")]
     elif value.count(":") == 1:
         value = value.split(":", 1)[0]
     try:
-        return str(ipaddress.ip_address(value))
+        ip = ipaddress.ip_address(value)
     except ValueError:
         return None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip)

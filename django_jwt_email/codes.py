@@ -27,15 +27,6 @@ def keyed_hash(purpose: str, value: str) -> str:
     return salted_hmac(f"{SALT}.{purpose}", value, algorithm="sha256").hexdigest()
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def hash_email(email: str) -> str:
-    """What an issued row keeps of the address it was mailed to (any case typed matches)."""
-    return keyed_hash("email", normalize_email(email))
-
-
 def derive_code(jti: str) -> str:
     """The code of the login token ``jti``: CODE_LENGTH characters of CODE_ALPHABET."""
     alphabet: str = app_settings.CODE_ALPHABET

@@ -50,9 +50,9 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of the callable that runs the delivery unit (user lookup,
     # minting, sending): inline, or "django_jwt_email.tasks.deliver_later" (Celery).
     "EMAIL_SENDER": "django_jwt_email.services.deliver_now",
-    # django-ratelimit rates per endpoint group ("5/m", "3/15m"); a site's dict is
-    # merged over these. Enforced by middleware.RateLimitMiddleware, per client IP
-    # (an IPv6 /64) unless the group says otherwise.
+    # django-ratelimit rates per group ("5/m", "3/15m"); a site's dict is merged
+    # over these. Counted in django-ratelimit's own cache (RATELIMIT_USE_CACHE), per
+    # client IP (an IPv6 /64) unless the group says otherwise.
     "RATE_LIMITS": {
         # POST auth/request/ (and any admin link request): link requests per IP...
         "request_ip": "20/h",
@@ -66,10 +66,10 @@ DEFAULTS: dict[str, Any] = {
         "refresh_ip": "120/m",
         # Failed verifications (a 400 from the four above); successes do not count.
         "failed_ip": "20/h",
+        # Refused Bearer tokens written to the audit log per client; beyond it they
+        # are counted, and one rate_limited row per window says how many.
+        "bearer_failed_ip": "60/m",
     },
-    # Cache alias holding the rate-limit counters: shared by every process (Redis or
-    # memcached in production), used instead of django-ratelimit's RATELIMIT_USE_CACHE.
-    "RATELIMIT_CACHE": "default",
     # Cache alias holding the access-token revocation marks (shared, non-evicting).
     "REVOCATION_CACHE": "default",
     # How long audit events are kept before jwt_email_cleanup deletes them.
@@ -113,3 +113,22 @@ class Settings:
 
 
 app_settings = Settings()
+
+# django-ratelimit's own settings, which the app honours, with django-ratelimit's
+# defaults: the client IP (RATELIMIT_IP_META_KEY), how much of it is one client,
+# the cache of the counters, and what to do when that cache fails.
+RATELIMIT_DEFAULTS: dict[str, Any] = {
+    "RATELIMIT_ENABLE": True,
+    "RATELIMIT_USE_CACHE": "default",
+    "RATELIMIT_FAIL_OPEN": False,
+    "RATELIMIT_IP_META_KEY": None,
+    "RATELIMIT_IPV4_MASK": 32,
+    "RATELIMIT_IPV6_MASK": 64,
+    "RATELIMIT_CACHE_PREFIX": "rl:",
+}
+
+
+def ratelimit_setting(name: str) -> Any:
+    """The live value of django-ratelimit's setting ``name`` (e.g.
+    ``"RATELIMIT_USE_CACHE"``), or django-ratelimit's default."""
+    return getattr(settings, name, RATELIMIT_DEFAULTS[name])

@@ -170,6 +170,8 @@ class RequestView(JSONView):
     """
 
     renderer_classes = [JSONRenderer, TemplateHTMLRenderer]
+    # A form may be posted multipart too (Django's test client does so by default).
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     template_name = "django_jwt_email/request_done.html"
 
     @extend_schema(

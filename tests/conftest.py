@@ -41,6 +41,67 @@ def redis_client():
     client.close()
 
 
+class FrozenClock:
+    """A ``time`` module whose ``time()`` stands still until a test moves ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Freeze the clock of the rate-limit windows (django-ratelimit's and the app's),
+    so no test straddles a window's end by chance; move ``.now`` to reach it."""
+    frozen = FrozenClock()
+    monkeypatch.setattr("django_ratelimit.core.time", frozen)
+    monkeypatch.setattr("django_jwt_email.limits.time", frozen)
+    return frozen
+
+
+#: Every RATE_LIMITS group loose, for tests that set only the ones they test.
+LOOSE_RATES = dict.fromkeys(
+    [
+        "request_ip",
+        "request_email",
+        "verify_ip",
+        "token_ip",
+        "code_ip",
+        "refresh_ip",
+        "failed_ip",
+        "bearer_failed_ip",
+    ],
+    "1000/m",
+)
+
+
+@pytest.fixture
+def rates(settings):
+    """Set some RATE_LIMITS groups: ``rates(request_ip="3/h")``; the others stay loose."""
+
+    def set_rates(**groups: str) -> None:
+        settings.JWT_EMAIL_RATE_LIMITS = {**LOOSE_RATES, **groups}
+
+    return set_rates
+
+
+@pytest.fixture
+def unreachable_ratelimit_cache(settings):
+    """The rate-limit counters in a real Redis cache at a loopback port where
+    nothing listens: every call fails at once with a connection error."""
+    pytest.importorskip("redis")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "limits"
+
+
 @pytest.fixture
 def key_path():
     """The path of a test key file by name: key_path("es256")."""

@@ -11,7 +11,7 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from django_jwt_email.checks import EXPECTED, MIDDLEWARE_PATH
+from django_jwt_email.checks import EXPECTED, MIDDLEWARE_PATH, check_redis_timeouts
 from django_jwt_email.conf import DEFAULTS, PREFIX
 
 KEY_DIR = Path(__file__).parent / "keys"
@@ -20,6 +20,7 @@ LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 REDIS = {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
     "LOCATION": "redis://127.0.0.1:6379/9",
+    "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
 }
 
 # One bad value per setting: what a site might plausibly get wrong.
@@ -40,7 +41,6 @@ BAD = {
     "EMAIL_HTML_TEMPLATE": 3,
     "EMAIL_SENDER": "django_jwt_email.services.no_such_sender",
     "RATE_LIMITS": {"request_ip": "lots"},
-    "RATELIMIT_CACHE": "redis",  # an alias not in CACHES
     "REVOCATION_CACHE": "revocation",
     "AUDIT_RETENTION": "90 days",
     "ACCESS_TOKEN_SCOPES": "api",  # a string, not a list
@@ -84,7 +84,7 @@ def good(settings):
     settings.JWT_EMAIL_LINK_BASE_URL = "https://app.example.com"
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE_PATH]
     settings.CACHES = {"default": LOCMEM, "shared": REDIS}
-    settings.JWT_EMAIL_RATELIMIT_CACHE = "shared"
+    settings.RATELIMIT_USE_CACHE = "shared"
     settings.JWT_EMAIL_REVOCATION_CACHE = "shared"
     settings.JWT_EMAIL_EMAIL_SENDER = "django_jwt_email.tasks.deliver_later"
     return settings
@@ -225,9 +225,22 @@ def test_login_ttl_over_an_hour_is_w002(good):
 
 
 def test_local_rate_limit_cache_outside_debug_is_w003(good):
-    good.JWT_EMAIL_RATELIMIT_CACHE = "default"
-    assert "JWT_EMAIL_RATELIMIT_CACHE" in only("django_jwt_email.W003").msg
+    good.RATELIMIT_USE_CACHE = "default"
+    warning = only("django_jwt_email.W003")
+    assert "RATELIMIT_USE_CACHE 'default'" in warning.msg
+    assert "RATELIMIT_USE_CACHE" in warning.hint
     assert "django_jwt_email.W004" not in ids()
+
+
+def test_rate_limit_cache_defaults_to_django_ratelimits_default(good):
+    del good.RATELIMIT_USE_CACHE  # django-ratelimit's default: "default", local here
+    assert "django_jwt_email.W003" in ids()
+
+
+def test_rate_limit_cache_not_in_caches_is_e002(good):
+    good.RATELIMIT_USE_CACHE = "limits"
+    error = only("django_jwt_email.E002")
+    assert error.msg == "RATELIMIT_USE_CACHE is 'limits'; expected an alias in CACHES."
 
 
 def test_local_revocation_cache_outside_debug_is_w004(good):
@@ -245,10 +258,72 @@ def test_dummy_cache_is_not_shared_either(good):
 
 
 def test_local_caches_are_fine_in_debug(good):
-    good.JWT_EMAIL_RATELIMIT_CACHE = good.JWT_EMAIL_REVOCATION_CACHE = "default"
+    good.RATELIMIT_USE_CACHE = good.JWT_EMAIL_REVOCATION_CACHE = "default"
     assert {"django_jwt_email.W003", "django_jwt_email.W004"} <= ids()
     good.DEBUG = True
     assert not {"django_jwt_email.W003", "django_jwt_email.W004"} & ids()
+
+
+# -- W008: Redis without socket timeouts -------------------------------------------
+
+
+DJANGO_REDIS = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/9"}
+
+
+@pytest.mark.parametrize(
+    ("config", "missing"),
+    [
+        ({**REDIS, "OPTIONS": {}}, "socket_connect_timeout and socket_timeout"),
+        ({**REDIS, "OPTIONS": {"socket_timeout": 1}}, "socket_connect_timeout"),
+        ({**REDIS, "OPTIONS": {"socket_connect_timeout": 1}}, "socket_timeout"),
+        ({k: v for k, v in REDIS.items() if k != "OPTIONS"}, "socket_connect_timeout and"),
+        (DJANGO_REDIS, "socket_connect_timeout and socket_timeout"),
+    ],
+    ids=["no-options", "no-connect-timeout", "no-read-timeout", "no-options-key", "django-redis"],
+)
+def test_redis_without_socket_timeouts_is_w008_on_deploy(good, config, missing):
+    good.CACHES = {"default": LOCMEM, "shared": config}
+    # Called alone: Django's own cache checks would load django-redis, not installed here.
+    warnings = check_redis_timeouts()
+    assert {w.id for w in warnings} == {"django_jwt_email.W008"}
+    # Both the rate-limit and the revocation cache are "shared" in the good setup.
+    assert {("RATELIMIT_USE_CACHE" in w.msg, "REVOCATION_CACHE" in w.msg) for w in warnings} == {
+        (True, False),
+        (False, True),
+    }
+    assert all(missing in w.msg and "'shared'" in w.hint for w in warnings)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        REDIS,
+        {**DJANGO_REDIS, "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}},
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/9?socket_timeout=1&socket_connect_timeout=1",
+        },
+        {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache"},
+    ],
+    ids=["redis-options", "django-redis-options", "in-the-url", "not-redis"],
+)
+def test_redis_with_socket_timeouts_or_another_cache_is_fine(good, config):
+    good.CACHES = {"default": LOCMEM, "shared": config}
+    assert check_redis_timeouts() == []
+
+
+def test_w008_is_a_deploy_check(good):
+    good.CACHES = {"default": LOCMEM, "shared": {**REDIS, "OPTIONS": {}}}
+    assert "django_jwt_email.W008" not in ids(deploy=False)
+    assert "django_jwt_email.W008" in ids(deploy=True)
+
+
+def test_only_the_caches_the_app_uses_are_checked_for_timeouts(good):
+    good.CACHES = {**good.CACHES, "sessions": {**REDIS, "OPTIONS": {}}}
+    assert "django_jwt_email.W008" not in ids(deploy=True)
+    good.JWT_EMAIL_REVOCATION_CACHE = "sessions"
+    warning = only("django_jwt_email.W008", deploy=True)
+    assert "'sessions' (JWT_EMAIL_REVOCATION_CACHE)" in warning.msg
 
 
 # -- W005, W006 -----------------------------------------------------------------------

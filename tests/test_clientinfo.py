@@ -53,11 +53,19 @@ def test_a_dotted_path_setting_is_imported(settings):
         ("not-an-ip", None),
         ("", None),
         ("203.0.113.9<script>", None),
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # IPv4 through a dual-stack socket
+        ("[::ffff:cb00:7109]:443", "203.0.113.9"),
+        ("::ffff:0:203.0.113.9", "::ffff:0:cb00:7109"),  # IPv4-translated: not mapped
     ],
 )
 def test_addresses_are_normalised_or_dropped(value, expected, settings):
     settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
     assert client_ip(factory.get("/", HTTP_X_REAL_IP=value)) == expected
+
+
+def test_an_ipv4_client_of_a_dual_stack_socket_is_its_ipv4_address():
+    assert client_ip(factory.get("/", REMOTE_ADDR="::ffff:192.0.2.1")) == "192.0.2.1"
+    assert client_ip(factory.get("/", REMOTE_ADDR="::FFFF:C000:0201")) == "192.0.2.1"
 
 
 @pytest.mark.django_db
@@ -73,3 +81,11 @@ def test_the_audit_log_records_the_configured_client_ip(user, api_client, settin
     assert set(TokenEvent.objects.values_list("ip", "user_agent")) == {
         ("198.51.100.23", "curl/8.5.0")
     }
+
+
+@pytest.mark.django_db
+def test_the_audit_log_records_an_ipv4_mapped_client_as_ipv4(user, api_client):
+    api_client.post(
+        "/auth/request/", {"email": user.email}, format="json", REMOTE_ADDR="::ffff:198.51.100.23"
+    )
+    assert set(TokenEvent.objects.values_list("ip", flat=True)) == {"198.51.100.23"}

@@ -1,10 +1,13 @@
-"""Settings: every default readable, live values, the RATE_LIMITS merge, and the
-key ring rebuilt when Django says a setting changed."""
+"""Settings: every default readable, live values, the RATE_LIMITS merge,
+django-ratelimit's settings with its defaults, and the key ring rebuilt when
+Django says a setting changed."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
+import re
 from base64 import urlsafe_b64decode
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +16,13 @@ import pytest
 from django.test import override_settings
 
 from django_jwt_email import tokens
-from django_jwt_email.conf import DEFAULTS, PREFIX, app_settings
+from django_jwt_email.conf import (
+    DEFAULTS,
+    PREFIX,
+    RATELIMIT_DEFAULTS,
+    app_settings,
+    ratelimit_setting,
+)
 from django_jwt_email.exceptions import ConfigurationError
 from django_jwt_email.keys import get_keyring
 
@@ -39,7 +48,7 @@ def test_the_app_names_at_least_the_settings_of_the_design():
         "SIGNING_KEYS", "ALLOW_SYMMETRIC", "ISSUER", "AUDIENCE", "LOGIN_TOKEN_TTL",
         "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "LEEWAY", "MAX_TOKEN_LENGTH",
         "LINK_BASE_URL", "CREATE_USERS", "EMAIL_SUBJECT_TEMPLATE", "EMAIL_TEXT_TEMPLATE",
-        "EMAIL_HTML_TEMPLATE", "EMAIL_SENDER", "RATE_LIMITS", "RATELIMIT_CACHE",
+        "EMAIL_HTML_TEMPLATE", "EMAIL_SENDER", "RATE_LIMITS",
         "REVOCATION_CACHE", "AUDIT_RETENTION", "ACCESS_TOKEN_SCOPES", "CODE_LENGTH",
         "CODE_MAX_ATTEMPTS", "BIND_TO_BROWSER",
     }  # fmt: skip
@@ -82,6 +91,27 @@ def test_rate_limits_are_merged_over_the_defaults(settings):
 def test_rate_limits_that_are_not_a_dict_are_left_for_the_checks(settings):
     settings.JWT_EMAIL_RATE_LIMITS = "5/m"
     assert app_settings.RATE_LIMITS == "5/m"
+
+
+def test_the_rate_limit_cache_is_django_ratelimits_own(settings):
+    # JWT_EMAIL_RATELIMIT_CACHE is gone: the counters live where RATELIMIT_USE_CACHE says.
+    assert "RATELIMIT_CACHE" not in DEFAULTS
+    assert ratelimit_setting("RATELIMIT_USE_CACHE") == "default"
+    settings.RATELIMIT_USE_CACHE = "limits"
+    assert ratelimit_setting("RATELIMIT_USE_CACHE") == "limits"
+
+
+@pytest.mark.parametrize("name", sorted(RATELIMIT_DEFAULTS))
+def test_django_ratelimit_settings_default_to_django_ratelimits_defaults(settings, name):
+    from django_ratelimit import core
+
+    if hasattr(settings, name):
+        delattr(settings, name)
+    assert ratelimit_setting(name) == RATELIMIT_DEFAULTS[name]
+    # The defaults are django-ratelimit's own (where its source names one).
+    source = inspect.getsource(core)
+    if f"'{name}'" in source:
+        assert re.search(rf"'{name}',\s*{re.escape(repr(RATELIMIT_DEFAULTS[name]))}", source)
 
 
 @pytest.mark.parametrize("name", ["NOPE", "DEBUG", "SECRET_KEY", "rate_limits", "PREFIX"])

@@ -1,9 +1,11 @@
 """RateLimitMiddleware across processes: two app servers over one Redis share each counter.
 
-The test starts two ``runserver`` processes on loopback ports, with the settings
-of ``tests/redis_site_settings.py`` and a migrated SQLite file, and asks for
-links alternately from each: the limit trips at the configured count, not at
-twice that, as it would with a per-process cache.
+The tests start two ``runserver`` processes (threaded, as it serves by default)
+on loopback ports, with the settings of ``tests/redis_site_settings.py`` and a
+migrated SQLite file. Links asked for alternately from each trip the limit at
+the configured count, not at twice that, as they would with a per-process
+cache; and a burst of concurrent bad tokens never gets more tries than the
+failed-verification limit allows.
 """
 
 import json
@@ -11,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +27,8 @@ pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 LIMIT = 4
+FAILED_LIMIT = 10
+BURST = 40
 
 
 def free_port() -> int:
@@ -72,6 +77,7 @@ def two_servers(redis_client, tmp_path):
         "RATELIMIT_TEST_DB": str(tmp_path / "site.sqlite3"),
         "RATELIMIT_TEST_PREFIX": prefix,
         "RATELIMIT_TEST_RATE": f"{LIMIT}/d",
+        "RATELIMIT_TEST_FAILED_RATE": f"{FAILED_LIMIT}/d",
     }
     django = [sys.executable, "-m", "django"]
     subprocess.run(
@@ -120,3 +126,29 @@ def test_request_limit_is_shared_by_two_servers_over_redis(two_servers):
     _, headers, body = answers[LIMIT]
     assert body["code"] == "rate_limited"
     assert 1 <= int(headers["Retry-After"]) <= 24 * 3600
+
+
+def test_a_burst_of_bad_tokens_gets_no_more_tries_than_the_failure_limit(two_servers):
+    # Checked before the view but counted after it, the failures of a concurrent
+    # burst all passed the check before any was counted (27 tries against 20).
+    # Reserved before the view, no burst gets past the limit.
+    start = threading.Barrier(BURST)
+    answers: list[int] = []
+
+    def try_a_bad_token(n: int) -> None:
+        start.wait(timeout=30)
+        status, _, _ = post_json(two_servers[n % 2], "/auth/token/", {"token": f"bad.{n}.x"})
+        answers.append(status)
+
+    threads = [threading.Thread(target=try_a_bad_token, args=(n,)) for n in range(BURST)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == BURST
+    assert set(answers) <= {400, 429}
+    assert answers.count(400) == FAILED_LIMIT
+    # Once the burst is over, the client is still locked out: the failures were kept.
+    status, headers, body = post_json(two_servers[0], "/auth/token/", {"token": "bad.again.x"})
+    assert (status, body["code"]) == (429, "rate_limited")
+    assert int(headers["Retry-After"]) >= 1

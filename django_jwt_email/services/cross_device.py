@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import audit, codes
+from .. import addresses, audit, codes
 from ..clientinfo import Client
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, CodeInvalid
@@ -63,7 +63,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
     # Links spent by wrong codes are still compared (and refused below), so that a
     # locked link takes the same path as a wrong code.
     outstanding = IssuedToken.objects.filter(
-        email_hash=codes.hash_email(email), used_at=None, revoked_at=None
+        email_hash=addresses.keyed_hash(email), used_at=None, revoked_at=None
     ).filter(expires_at__gt=timezone.now())
     match = None
     # Every outstanding link of the address is compared, in constant time and

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import audit, revocation, tokens
+from .. import audit, limits, revocation, tokens
 from ..adapter import get_adapter
 from ..clientinfo import Client
 from ..conf import app_settings
@@ -188,7 +188,10 @@ def authenticate_access(
         if revocation.is_session_revoked(claims["sid"]):
             raise about(TokenRevoked("session_revoked"), jti=claims["jti"])
     except TokenError:
-        with audited(client() if callable(client) else client or Client()):
+        asked = client() if callable(client) else client or Client()
+        if not limits.keep_bearer_refusal(asked.ip):
+            raise  # beyond bearer_failed_ip: counted, not written (see limits)
+        with audited(asked):
             raise
     return claims
 

@@ -12,14 +12,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
-from django.contrib.auth.base_user import BaseUserManager
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import audit, codes, emails, tokens
+from .. import addresses, audit, codes, emails, limits, tokens
 from ..accounts import email_of
 from ..adapter import get_adapter
 from ..clientinfo import Client
@@ -48,6 +47,7 @@ def request_link(
     so that with a queued sender the caller's response is the same in content
     and in time for every address.
     """
+    limits.count_request_address(email)  # raises limits.Refused beyond request_email
     client = client or Client()
     payload = {
         "email": email,
@@ -86,7 +86,7 @@ def deliver(
         return
     # The message goes to the stored address, never the typed one (compare
     # Django's CVE-2019-19844); a sign-up link goes to the address as given.
-    address = email_of(user) if user is not None else BaseUserManager.normalize_email(email)
+    address = email_of(user) if user is not None else addresses.canonical(email)
     client = Client(ip, user_agent)
     token = issue_login(user, address, client, next_url=next_url, browser_hash=browser_hash)
     send_login(
@@ -107,7 +107,7 @@ def issue_login(
     IssuedToken.objects.create(
         jti=token.jti,
         user=user,
-        email_hash=codes.hash_email(address),
+        email_hash=addresses.keyed_hash(address),
         signup_email=address if user is None else "",
         issued_at=token.issued_at,
         expires_at=token.expires_at,
@@ -268,7 +268,7 @@ def sign_in_row(row: IssuedToken, client: Client) -> Any:
     if not getattr(user, "is_active", True):
         raise about(TokenInvalid("inactive_user"), row, user=user)
     # A link must not outlive an address change: it was mailed to the old one.
-    if codes.hash_email(email_of(user)) != row.email_hash:
+    if addresses.keyed_hash(email_of(user)) != row.email_hash:
         raise about(TokenInvalid("email_changed"), row, user=user)
     audit.record(Event.VERIFIED, client=client, jti=row.jti, user=user)
     return user

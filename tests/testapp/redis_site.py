@@ -28,4 +28,4 @@ CACHES = {
     "revocation": _local if os.environ.get("REVOCATION_TEST_CACHE") == "locmem" else _shared,
 }
 JWT_EMAIL_REVOCATION_CACHE = "revocation"
-JWT_EMAIL_RATELIMIT_CACHE = "default"
+RATELIMIT_USE_CACHE = "default"

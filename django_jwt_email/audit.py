@@ -29,6 +29,7 @@ SIGNALS = {
 LEVELS = {
     Event.REJECTED: logging.WARNING,
     Event.EMAIL_FAILED: logging.ERROR,
+    Event.DELIVERY_FAILED: logging.ERROR,
     Event.REFRESH_REUSE: logging.WARNING,
     Event.RATE_LIMITED: logging.WARNING,
     Event.CODE_ATTEMPTS_EXCEEDED: logging.WARNING,
@@ -43,8 +44,13 @@ def record(
     user: Any = None,
     ip: str | None = None,
     user_agent: str = "",
+    email_hash: str = "",
 ) -> TokenEvent:
-    """Record ``event``: save a ``TokenEvent``, log one line, send its signal."""
+    """Record ``event``: save a ``TokenEvent``, log one line, send its signal.
+
+    ``email_hash`` (``codes.hash_email``) names the address of an event that has no
+    user yet, such as a delivery that could not be queued.
+    """
     row = TokenEvent.objects.create(
         event=event,
         reason=reason[:64],
@@ -52,6 +58,7 @@ def record(
         user=user if getattr(user, "pk", None) is not None else None,
         ip=ip or None,
         user_agent=(user_agent or "")[:255],
+        email_hash=email_hash,
     )
     user_id = getattr(user, "pk", None)
     # One key=value line (logfmt) for grep and log shippers, and the same fields

@@ -37,7 +37,7 @@ from . import codes, emails, serializers, services
 from .authentication import JWTEmailAuthentication
 from .clientinfo import client_of
 from .conf import app_settings
-from .exceptions import BrowserMismatch, CodeInvalid, ConfigurationError, TokenError
+from .exceptions import BrowserMismatch, CodeInvalid, ConfigurationError, TokenError, Unavailable
 from .keys import public_jwks
 
 
@@ -207,7 +207,11 @@ class RequestView(JSONView):
 
     @extend_schema(
         request=serializers.RequestSerializer,
-        responses={202: serializers.DetailSerializer, **ERROR_RESPONSES},
+        responses={
+            202: serializers.DetailSerializer,
+            503: serializers.DetailSerializer,
+            **ERROR_RESPONSES,
+        },
     )
     def post(self, request: Request) -> Response:
         try:
@@ -216,12 +220,17 @@ class RequestView(JSONView):
             return Response(exc.detail, status=status.HTTP_400_BAD_REQUEST)
         response = Response({"detail": REQUEST_DETAIL}, status=status.HTTP_202_ACCEPTED)
         browser_hash = bind_browser(request, response) if app_settings.BIND_TO_BROWSER else ""
-        services.request_link(
-            data["email"],
-            next_url=safe_next(request, data["next"]),
-            client=client_of(request),
-            browser_hash=browser_hash,
-        )
+        try:
+            services.request_link(
+                data["email"],
+                next_url=safe_next(request, data["next"]),
+                client=client_of(request),
+                browser_hash=browser_hash,
+            )
+        except Unavailable as exc:
+            # The queue is down. Nothing was looked up: the same answer for every address.
+            response = error(exc.detail, exc.code, status.HTTP_503_SERVICE_UNAVAILABLE)
+            response["Retry-After"] = str(exc.retry_after)
         return response
 
 

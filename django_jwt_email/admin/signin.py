@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import urlencode
@@ -20,6 +21,7 @@ from django.views.decorators.csrf import csrf_protect
 from .. import services
 from ..clientinfo import client_of
 from ..conf import app_settings
+from ..exceptions import Unavailable
 from ..views import bind_browser, no_store, safe_next
 
 
@@ -57,13 +59,20 @@ class AdminRequestView(View):
             messages.error(request, _("Enter a valid email address."))
             return no_store(response)
         browser_hash = bind_browser(request, response) if app_settings.BIND_TO_BROWSER else ""
-        services.request_link(
-            form.cleaned_data["email"],
-            next_url=next_url,
-            client=client_of(request),
-            browser_hash=browser_hash,
-            staff_only=True,
-        )
+        try:
+            services.request_link(
+                form.cleaned_data["email"],
+                next_url=next_url,
+                client=client_of(request),
+                browser_hash=browser_hash,
+                staff_only=True,
+            )
+        except Unavailable as exc:
+            # The queue is down. Nothing was looked up: the same page for every address.
+            context = {"detail": exc.detail, "code": exc.code, "back": response.url}
+            page = render(request, "django_jwt_email/unavailable.html", context, status=503)
+            page["Retry-After"] = str(exc.retry_after)
+            return no_store(page)
         messages.success(
             request,
             _(

@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from .. import codes, emails, tokens
 from ..accounts import email_of, find_user, get_or_create_account, lookalike_exists
 from ..conf import app_settings
-from ..exceptions import BrowserMismatch, TokenError, TokenInvalid
+from ..exceptions import BrowserMismatch, TokenError, TokenInvalid, Unavailable
 from ..models import EventType as Event
 from ..models import IssuedToken, TokenKind
 from .sessions import Pair, issue_pair
@@ -40,7 +40,9 @@ def request_link(
 
     Whether the account exists is decided inside the delivery unit, not here,
     so that with a queued sender the caller's response is the same in content
-    and in time for every address.
+    and in time for every address. A sender that cannot hand the delivery over
+    (queue broker down) raises Unavailable: recorded as ``delivery_failed``, with
+    the address's keyed hash since no account is looked up, and raised again.
     """
     client = client or Client()
     payload = {
@@ -53,7 +55,12 @@ def request_link(
         "requested_at": timezone.now().isoformat(),
     }
     sender = import_string(app_settings.EMAIL_SENDER)
-    sender(payload)
+    try:
+        sender(payload)
+    except Unavailable as exc:
+        email_hash = codes.hash_email(email)
+        record(Event.DELIVERY_FAILED, client, reason=exc.reason, email_hash=email_hash)
+        raise
 
 
 def deliver_now(payload: dict[str, Any]) -> None:

@@ -267,6 +267,7 @@ def test_inline_sender_outside_debug_is_w006_on_deploy_only(good):
     [
         "django_jwt_email.services.deliver_now",
         "django_jwt_email.tasks.deliver_later",
+        "django_jwt_email.django_tasks.deliver_later",
     ],
 )
 def test_each_shipped_sender_is_accepted(good, sender):
@@ -274,10 +275,11 @@ def test_each_shipped_sender_is_accepted(good, sender):
     assert "django_jwt_email.E002" not in ids(deploy=True)
 
 
-def test_inline_sender_hint_names_the_queued_senders(good):
+def test_inline_sender_hint_names_both_queued_senders(good):
     del good.JWT_EMAIL_EMAIL_SENDER
     hint = only("django_jwt_email.W006", deploy=True).hint
     assert "django_jwt_email.tasks.deliver_later" in hint
+    assert "django_jwt_email.django_tasks.deliver_later" in hint
 
 
 def test_check_deploy_command_reports_w006(good):

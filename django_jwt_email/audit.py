@@ -35,6 +35,7 @@ SIGNALS = {
 LEVELS = {
     Event.REJECTED: logging.WARNING,
     Event.EMAIL_FAILED: logging.ERROR,
+    Event.DELIVERY_FAILED: logging.ERROR,
     Event.REFRESH_REUSE: logging.WARNING,
     Event.RATE_LIMITED: logging.WARNING,
     Event.CODE_ATTEMPTS_EXCEEDED: logging.WARNING,

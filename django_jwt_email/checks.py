@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from . import emails
 from .conf import DEFAULTS, PREFIX, app_settings, ratelimit_setting
 from .exceptions import ConfigurationError
 from .keys import SYMMETRIC_MIN_BYTES, load_keyring
@@ -46,6 +47,10 @@ def _warning(id_: int, msg: str, hint: str) -> Warning:
 # What each setting must be: (test, what is expected). Checked before anything else.
 def _positive(value: Any) -> bool:
     return isinstance(value, timedelta) and value > timedelta(0)
+
+
+def _seconds(value: Any) -> bool:
+    return type(value) in (int, float) and value > 0
 
 
 def _string_list(value: Any) -> bool:
@@ -133,6 +138,11 @@ EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "EMAIL_TEXT_TEMPLATE": (lambda v: isinstance(v, str) and bool(v), "a template name"),
     "EMAIL_HTML_TEMPLATE": (lambda v: v is None or isinstance(v, str), "a template name or None"),
     "EMAIL_SENDER": (_importable, "the dotted path of a callable"),
+    "EMAIL_TIMEOUT": (
+        lambda v: v is None or _seconds(v),
+        "a positive number of seconds, or None for no timeout",
+    ),
+    "ENQUEUE_TIMEOUT": (_seconds, "a positive number of seconds"),
     "RATE_LIMITS": (_rates, "a dict of group name to django-ratelimit rate, e.g. '5/m'"),
     "REVOCATION_CACHE": (_cache_alias, "an alias in CACHES"),
     "AUDIT_RETENTION": (_positive, "a positive timedelta"),
@@ -296,7 +306,7 @@ def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security, Tags.caches, deploy=True)
 def check_redis_timeouts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W008: the rate-limit or revocation cache is Redis without socket timeouts,
+    """W007: the rate-limit or revocation cache is Redis without socket timeouts,
     so a Redis that hangs holds every sign-in and every Bearer request with it."""
     aliases = {
         "RATELIMIT_USE_CACHE": ratelimit_setting("RATELIMIT_USE_CACHE"),
@@ -308,7 +318,7 @@ def check_redis_timeouts(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         if missing:
             messages.append(
                 _warning(
-                    8,
+                    7,
                     f"The cache {alias!r} ({setting}) is Redis without {' and '.join(missing)}: "
                     "if Redis hangs, every request that reads it hangs too, and workers run out.",
                     f"Add {', '.join(repr(name) for name in REDIS_TIMEOUTS)} to the OPTIONS of "
@@ -356,8 +366,37 @@ def check_inline_sender(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 6,
                 "Sign-in emails are sent inline, in the request: a request for a known "
                 "address takes longer than one for an unknown address.",
-                f"Set {PREFIX}EMAIL_SENDER = 'django_jwt_email.tasks.deliver_later' and run a "
-                "Celery worker.",
+                f"Queue the delivery: set {PREFIX}EMAIL_SENDER to "
+                "'django_jwt_email.tasks.deliver_later' (Celery) or "
+                "'django_jwt_email.django_tasks.deliver_later' (Django's Tasks) and run "
+                "its worker.",
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_email_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W008: sign-in emails sent without any timeout: a mail server that accepts the
+    connection and never answers holds the request (or worker) that sends."""
+    if app_settings.EMAIL_TIMEOUT is not None:
+        return []
+    try:
+        backend = emails.default_connection()
+    except Exception:  # an unusable mail configuration is Django's to report
+        return []
+    # A backend without a ``timeout`` (an email provider's API client) has
+    # timeouts of its own, or none that the app could set.
+    if getattr(backend, "timeout", False) is not None:
+        return []
+    return [
+        _warning(
+            8,
+            f"{PREFIX}EMAIL_TIMEOUT is None and the mail backend sets no timeout: a mail "
+            "server that accepts the connection and never answers holds each sign-in "
+            "request (or worker) for ever.",
+            f"Remove {PREFIX}EMAIL_TIMEOUT to use the default (10 seconds), or give the "
+            'backend a timeout of its own (EMAIL_TIMEOUT, or the "timeout" '
+            "option of the default mailer in MAILERS on Django 6.1+).",
+        )
+    ]

@@ -48,8 +48,17 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_TEXT_TEMPLATE": "django_jwt_email/email.txt",
     "EMAIL_HTML_TEMPLATE": "django_jwt_email/email.html",
     # Dotted path of the callable that runs the delivery unit (user lookup,
-    # minting, sending): inline, or "django_jwt_email.tasks.deliver_later" (Celery).
+    # minting, sending): inline, or queued with "django_jwt_email.tasks.deliver_later"
+    # (Celery) or "django_jwt_email.django_tasks.deliver_later" (Django's Tasks).
     "EMAIL_SENDER": "django_jwt_email.services.deliver_now",
+    # Seconds the connection that sends a sign-in email may wait on the mail server
+    # (connect and each reply), unless the mail backend's own configuration sets a
+    # timeout (EMAIL_TIMEOUT, or the mailer's "timeout" option on Django 6.1+).
+    # None: no timeout of the app's (a deploy check warns).
+    "EMAIL_TIMEOUT": 10,
+    # Seconds a queued sender may spend handing a delivery to the Celery broker
+    # (connecting, retrying, publishing) before the request is answered 503.
+    "ENQUEUE_TIMEOUT": 2,
     # django-ratelimit rates per group ("5/m", "3/15m"); a site's dict is merged
     # over these. Counted in django-ratelimit's own cache (RATELIMIT_USE_CACHE), per
     # client IP (an IPv6 /64) unless the group says otherwise.

@@ -2,17 +2,21 @@
 Django's email backend. No database and no token logic here.
 
 The link's scheme and host come from LINK_BASE_URL only, never from the
-request's Host header, so a forged Host cannot point a real link elsewhere.
+request's Host header, so a forged Host cannot point a real link elsewhere. The
+message leaves through a connection with a timeout (EMAIL_TIMEOUT), so a mail
+server that accepts and never answers cannot hold a request or a worker forever.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from smtplib import SMTPServerDisconnected
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -120,4 +124,37 @@ def send_login_email(message: LoginEmail) -> None:
     html_template = app_settings.EMAIL_HTML_TEMPLATE
     if html_template:
         email.attach_alternative(render_to_string(html_template, context), "text/html")
-    email.send(fail_silently=False)
+    # What EmailMessage.send() does, through a connection of our own (Django 6.1
+    # deprecates passing one to the message).
+    try:
+        connection().send_messages([email])
+    except SMTPServerDisconnected as exc:
+        # smtplib reports a server that stopped answering as a disconnection; the
+        # audit log should say what happened.
+        if isinstance(exc.__context__, TimeoutError):
+            raise TimeoutError(f"The mail server did not answer: {exc}") from exc
+        raise
+
+
+def default_connection() -> Any:
+    """A new connection of the site's default mail backend: Django 6.1's default
+    mailer (``MAILERS``) where Django has mailers, else ``EMAIL_BACKEND``."""
+    mailers = getattr(mail, "mailers", None)
+    if mailers is not None:
+        return mailers.default
+    return mail.get_connection()
+
+
+def connection() -> Any:
+    """The connection that sends sign-in emails: the default one, with EMAIL_TIMEOUT
+    where the backend takes a timeout and its own configuration set none.
+
+    A backend with a ``timeout`` of None (Django's SMTP backend without
+    ``EMAIL_TIMEOUT``, or a mailer without a "timeout" option) would wait on a
+    hung server for ever: the request, or the worker, with it.
+    """
+    backend = default_connection()
+    timeout = app_settings.EMAIL_TIMEOUT
+    if timeout is not None and getattr(backend, "timeout", False) is None:
+        backend.timeout = timeout
+    return backend

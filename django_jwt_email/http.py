@@ -118,10 +118,12 @@ def unavailable_json(error: Unavailable | None = None) -> HttpResponse:
     return no_store(response)
 
 
-def unavailable_page(request: HttpRequest, error: Unavailable | None = None) -> HttpResponse:
-    """The 503 page of an HTML endpoint, with ``Retry-After``."""
+def unavailable_page(
+    request: HttpRequest, error: Unavailable | None = None, *, back: str = ""
+) -> HttpResponse:
+    """The 503 page of an HTML endpoint, with ``Retry-After`` (and a link ``back``)."""
     error = error or Unavailable()
-    context = {"detail": error.detail, "code": error.code}
+    context = {"detail": error.detail, "code": error.code, "back": back}
     response = render(request, "django_jwt_email/unavailable.html", context, status=503)
     response["Retry-After"] = str(error.retry_after)
     return no_store(response)

@@ -139,26 +139,30 @@ class SignInSessionQuerySet(models.QuerySet["SignInSession"]):
         """Sessions not revoked and not past their absolute expiry."""
         return self.filter(revoked_at=None, expires_at__gt=now or timezone.now())
 
-    def revoke(self, reason: str, now: datetime) -> list[SignInSession]:
-        """Revoke the sessions of this queryset that are not revoked yet; return them
-        (with their users). Call it inside a transaction.
+    def revoke(
+        self, sessions: list[SignInSession], reason: str, now: datetime
+    ) -> list[SignInSession]:
+        """Revoke each of ``sessions`` that is not revoked yet, by one conditional UPDATE
+        of its row; return those this call revoked. Call it inside a transaction.
 
-        The rows are locked (``SELECT … FOR UPDATE``) and updated by key: a refresh
-        rotating one of them waits for this transaction and then finds it revoked,
-        or committed first and is found here; it cannot slip past."""
-        locked = self.filter(revoked_at=None).select_related("user").order_by("pk")
-        if connections[self.db].features.has_select_for_update_of:
-            locked = locked.select_for_update(of=("self",))
-        else:
-            locked = locked.select_for_update()
-        sessions: list[SignInSession] = list(locked)
-        if sessions:
-            SignInSession.objects.using(self.db).filter(
-                pk__in=[session.pk for session in sessions]
-            ).update(revoked_at=now, revoke_reason=reason[:64])
+        A refresh rotating one of them updates the same row: the database serialises
+        the two, so the refresh either committed first (and its new generation is
+        revoked here) or finds the row revoked. Read ``sessions`` before the
+        transaction (``unrevoked()``): on SQLite, a read then a write in one deferred
+        transaction can fail at once with "database is locked" under concurrency.
+        """
+        revoked = []
         for session in sessions:
-            session.revoked_at, session.revoke_reason = now, reason[:64]
-        return sessions
+            if self.filter(pk=session.pk, revoked_at=None).update(
+                revoked_at=now, revoke_reason=reason[:64]
+            ):
+                session.revoked_at, session.revoke_reason = now, reason[:64]
+                revoked.append(session)
+        return revoked
+
+    def unrevoked(self) -> list[SignInSession]:
+        """The sessions of this queryset not revoked yet, with their users."""
+        return list(self.filter(revoked_at=None).select_related("user").order_by("pk"))
 
     def rotate(self, sid: str, generation: int, now: datetime) -> tuple[SignInSession, Any] | None:
         """Advance the live API session ``sid`` from ``generation`` to the next, if its

@@ -176,7 +176,11 @@ class RequestView(JSONView):
 
     @extend_schema(
         request=serializers.RequestSerializer,
-        responses={202: serializers.DetailSerializer, **ERROR_RESPONSES},
+        responses={
+            202: serializers.DetailSerializer,
+            503: serializers.DetailSerializer,
+            **ERROR_RESPONSES,
+        },
     )
     def post(self, request: Request) -> Response:
         try:
@@ -185,6 +189,8 @@ class RequestView(JSONView):
             return Response(exc.detail, status=status.HTTP_400_BAD_REQUEST)
         response = Response({"detail": REQUEST_DETAIL}, status=status.HTTP_202_ACCEPTED)
         browser_hash = bind_browser(request, response) if app_settings.BIND_TO_BROWSER else ""
+        # A queue or database that is down raises Unavailable: ``handle_exception``
+        # answers 503, the same for every address (nothing was looked up yet).
         services.request_link(
             data["email"],
             next_url=safe_next(request, data["next"]),

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
+import shutil
+import socket
+import subprocess
+import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -100,6 +106,124 @@ def unreachable_ratelimit_cache(settings):
         },
     }
     settings.RATELIMIT_USE_CACHE = "limits"
+
+
+class SilentServer:
+    """A TCP server of the test's own that accepts every connection, reads what it is
+    sent and never answers: a hung mail server or queue broker.
+
+    It hangs up on a connection only after ``hold`` seconds, so a client without a
+    timeout of its own fails its test (``hung_up`` counts those connections) rather
+    than hanging it.
+    """
+
+    def __init__(self, hold: float = 30.0) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.hold = hold
+        self.hung_up = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self.listener, selectors.EVENT_READ)
+        deadlines: dict[socket.socket, float] = {}
+
+        def drop(connection: socket.socket) -> None:
+            selector.unregister(connection)
+            deadlines.pop(connection)
+            connection.close()
+
+        while not self._stop.is_set():
+            for key, _ in selector.select(timeout=0.05):
+                if key.fileobj is self.listener:
+                    connection, _ = self.listener.accept()
+                    selector.register(connection, selectors.EVENT_READ)
+                    deadlines[connection] = time.monotonic() + self.hold
+                    continue
+                connection = key.fileobj  # type: ignore[assignment]
+                try:
+                    closed = connection.recv(65536) == b""
+                except OSError:
+                    closed = True
+                if closed:  # the client gave up
+                    drop(connection)
+            for connection, deadline in list(deadlines.items()):
+                if time.monotonic() >= deadline:
+                    self.hung_up += 1
+                    drop(connection)
+        for connection in list(deadlines):
+            drop(connection)
+        selector.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+class RedisServer:
+    """A Redis server of the test's own (no persistence) that a test stops and starts
+    again on the same port: a broker or cache outage and its end."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            self.port: int = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis():
+    """A started RedisServer; the test is skipped, saying why, without redis-server."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def closed_port():
+    """A port of this machine where nothing listens: a server that is down."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
 
 
 @pytest.fixture

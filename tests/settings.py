@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "tests-only-not-secret-" + "x" * 40
 DEBUG = False
@@ -22,6 +24,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "rest_framework",
+    # The Django Tasks sender's tests: the database task backend (django-tasks-db);
+    # before Django 6.0, the django-tasks backport of django.tasks too.
+    *([] if django.VERSION >= (6, 0) else ["django_tasks"]),
+    "django_tasks_db",
     "django_jwt_email",
     "tests.testapp",
 ]

@@ -40,6 +40,8 @@ BAD = {
     "EMAIL_TEXT_TEMPLATE": "",
     "EMAIL_HTML_TEMPLATE": 3,
     "EMAIL_SENDER": "django_jwt_email.services.no_such_sender",
+    "EMAIL_TIMEOUT": timedelta(seconds=10),  # a timedelta, as the TTLs, not seconds
+    "ENQUEUE_TIMEOUT": None,  # the enqueue must be bounded
     "RATE_LIMITS": {"request_ip": "lots"},
     "REVOCATION_CACHE": "revocation",
     "AUDIT_RETENTION": "90 days",
@@ -264,7 +266,7 @@ def test_local_caches_are_fine_in_debug(good):
     assert not {"django_jwt_email.W003", "django_jwt_email.W004"} & ids()
 
 
-# -- W008: Redis without socket timeouts -------------------------------------------
+# -- W007: Redis without socket timeouts -------------------------------------------
 
 
 DJANGO_REDIS = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/9"}
@@ -285,7 +287,7 @@ def test_redis_without_socket_timeouts_is_w008_on_deploy(good, config, missing):
     good.CACHES = {"default": LOCMEM, "shared": config}
     # Called alone: Django's own cache checks would load django-redis, not installed here.
     warnings = check_redis_timeouts()
-    assert {w.id for w in warnings} == {"django_jwt_email.W008"}
+    assert {w.id for w in warnings} == {"django_jwt_email.W007"}
     # Both the rate-limit and the revocation cache are "shared" in the good setup.
     assert {("RATELIMIT_USE_CACHE" in w.msg, "REVOCATION_CACHE" in w.msg) for w in warnings} == {
         (True, False),
@@ -314,15 +316,15 @@ def test_redis_with_socket_timeouts_or_another_cache_is_fine(good, config):
 
 def test_w008_is_a_deploy_check(good):
     good.CACHES = {"default": LOCMEM, "shared": {**REDIS, "OPTIONS": {}}}
-    assert "django_jwt_email.W008" not in ids(deploy=False)
-    assert "django_jwt_email.W008" in ids(deploy=True)
+    assert "django_jwt_email.W007" not in ids(deploy=False)
+    assert "django_jwt_email.W007" in ids(deploy=True)
 
 
 def test_only_the_caches_the_app_uses_are_checked_for_timeouts(good):
     good.CACHES = {**good.CACHES, "sessions": {**REDIS, "OPTIONS": {}}}
-    assert "django_jwt_email.W008" not in ids(deploy=True)
+    assert "django_jwt_email.W007" not in ids(deploy=True)
     good.JWT_EMAIL_REVOCATION_CACHE = "sessions"
-    warning = only("django_jwt_email.W008", deploy=True)
+    warning = only("django_jwt_email.W007", deploy=True)
     assert "'sessions' (JWT_EMAIL_REVOCATION_CACHE)" in warning.msg
 
 
@@ -342,6 +344,26 @@ def test_inline_sender_outside_debug_is_w006_on_deploy_only(good):
     assert "django_jwt_email.W006" not in ids(deploy=True)
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "django_jwt_email.services.deliver_now",
+        "django_jwt_email.tasks.deliver_later",
+        "django_jwt_email.django_tasks.deliver_later",
+    ],
+)
+def test_each_shipped_sender_is_accepted(good, sender):
+    good.JWT_EMAIL_EMAIL_SENDER = sender
+    assert "django_jwt_email.E002" not in ids(deploy=True)
+
+
+def test_inline_sender_hint_names_both_queued_senders(good):
+    del good.JWT_EMAIL_EMAIL_SENDER
+    hint = only("django_jwt_email.W006", deploy=True).hint
+    assert "django_jwt_email.tasks.deliver_later" in hint
+    assert "django_jwt_email.django_tasks.deliver_later" in hint
+
+
 def test_check_deploy_command_reports_w006(good):
     del good.JWT_EMAIL_EMAIL_SENDER
     # Warnings do not fail the command; they are printed.
@@ -349,3 +371,38 @@ def test_check_deploy_command_reports_w006(good):
     call_command("check", deploy=True, tags=["security"], fail_level="ERROR")
     with pytest.raises(SystemCheckError, match=r"django_jwt_email\.W006"):
         call_command("check", deploy=True, tags=["security"], fail_level="WARNING")
+
+
+# -- W008: sign-in emails without any timeout ---------------------------------------
+
+SMTP = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def test_no_email_timeout_with_an_smtp_backend_that_sets_none_is_w008_on_deploy_only(good):
+    good.EMAIL_BACKEND = SMTP
+    good.EMAIL_TIMEOUT = None
+    good.JWT_EMAIL_EMAIL_TIMEOUT = None
+    assert "django_jwt_email.W008" not in ids(deploy=False)
+    message = only("django_jwt_email.W008", deploy=True)
+    assert "JWT_EMAIL_EMAIL_TIMEOUT is None" in message.msg
+    assert "10 seconds" in message.hint
+
+
+def test_the_default_email_timeout_is_no_w008(good):
+    good.EMAIL_BACKEND = SMTP
+    good.EMAIL_TIMEOUT = None
+    assert "django_jwt_email.W008" not in ids(deploy=True)
+
+
+def test_a_timeout_of_the_backends_own_is_no_w008(good):
+    good.EMAIL_BACKEND = SMTP
+    good.EMAIL_TIMEOUT = 5
+    good.JWT_EMAIL_EMAIL_TIMEOUT = None
+    assert "django_jwt_email.W008" not in ids(deploy=True)
+
+
+def test_a_backend_without_a_timeout_option_is_no_w008(good):
+    # The locmem backend (as an email provider's API client) has no socket to bound.
+    good.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    good.JWT_EMAIL_EMAIL_TIMEOUT = None
+    assert "django_jwt_email.W008" not in ids(deploy=True)

@@ -7,8 +7,10 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.core import mail
 
-from django_jwt_email import emails
+from django_jwt_email import addresses, emails
 from django_jwt_email.exceptions import ConfigurationError
+from django_jwt_email.models import IssuedToken, TokenEvent
+from tests.conftest import answer
 
 
 def message(**overrides):
@@ -181,3 +183,85 @@ def test_expiry_minutes_follow_the_login_ttl(settings, user, request_link, mailo
     settings.JWT_EMAIL_LOGIN_TOKEN_TTL = timedelta(minutes=3)
     request_link(user.email)
     assert "expire in 3 minutes" in mailoutbox[0].body
+
+
+# --- the connection's timeout, and a mail server that never answers -----------------
+
+SMTP = "django.core.mail.backends.smtp.EmailBackend"
+# Django 6.1 configures mail backends as named mailers (MAILERS); before, EMAIL_*.
+HAS_MAILERS = hasattr(mail, "mailers")
+
+
+@pytest.fixture
+def smtp(settings):
+    """Django's SMTP backend with no timeout of its own."""
+    settings.EMAIL_BACKEND = SMTP
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_TIMEOUT = None
+    return settings
+
+
+def test_email_timeout_applies_where_the_backend_sets_none(smtp):
+    assert emails.connection().timeout == 10
+    smtp.JWT_EMAIL_EMAIL_TIMEOUT = 2.5
+    assert emails.connection().timeout == 2.5
+
+
+def test_the_backends_own_email_timeout_wins(smtp):
+    smtp.EMAIL_TIMEOUT = 30
+    assert emails.connection().timeout == 30
+
+
+def test_email_timeout_none_leaves_the_backend_as_configured(smtp):
+    smtp.JWT_EMAIL_EMAIL_TIMEOUT = None
+    assert emails.connection().timeout is None
+
+
+def test_a_backend_without_a_timeout_option_gets_none(settings):
+    # locmem, console, an email provider's API client: no socket of theirs to bound.
+    assert not hasattr(emails.connection(), "timeout")
+
+
+@pytest.mark.skipif(not HAS_MAILERS, reason="MAILERS is Django 6.1+")
+def test_the_default_mailers_own_timeout_wins(settings):
+    settings.MAILERS = {
+        "default": {"BACKEND": SMTP, "OPTIONS": {"host": "127.0.0.1", "timeout": 30}}
+    }
+    assert emails.connection().timeout == 30
+
+
+@pytest.mark.skipif(not HAS_MAILERS, reason="MAILERS is Django 6.1+")
+def test_email_timeout_applies_to_a_default_mailer_without_one(settings):
+    settings.MAILERS = {"default": {"BACKEND": SMTP, "OPTIONS": {"host": "127.0.0.1"}}}
+    assert emails.connection().timeout == 10
+
+
+def test_a_mail_server_that_never_answers_times_out(smtp, silent_server):
+    smtp.EMAIL_PORT = silent_server.port
+    smtp.JWT_EMAIL_EMAIL_TIMEOUT = 0.5
+    with pytest.raises(TimeoutError):
+        emails.send_login_email(message())
+    assert silent_server.hung_up == 0  # the client gave up on its own
+
+
+@pytest.mark.django_db
+def test_a_hung_mail_server_is_email_failed_and_the_answer_stays_the_same(
+    smtp, silent_server, user, api_client
+):
+    """Inline sender, a mail server that accepts and never answers: the known address
+    gets the unknown one's answer, and the timeout is recorded as email_failed."""
+    smtp.EMAIL_PORT = silent_server.port
+    smtp.JWT_EMAIL_EMAIL_TIMEOUT = 0.5
+    known = api_client.post("/auth/request/", {"email": user.email}, format="json")
+    unknown = api_client.post("/auth/request/", {"email": "nobody@example.com"}, format="json")
+
+    assert known.status_code == unknown.status_code == 202
+    assert answer(known) == answer(unknown)
+    (issued,) = IssuedToken.objects.all()
+    assert issued.email_hash == addresses.keyed_hash(user.email)
+    events = TokenEvent.objects.order_by("pk").values_list("event", "reason", "jti", "user")
+    assert list(events) == [
+        ("issued", "", issued.jti, user.pk),
+        ("email_failed", "TimeoutError", issued.jti, user.pk),
+    ]
+    assert silent_server.hung_up == 0

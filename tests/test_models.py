@@ -157,7 +157,9 @@ def test_revoke_returns_only_the_sessions_it_revoked(user):
     session(user, sid="a")
     session(user, sid="b", revoked_at=timezone.now() - timedelta(minutes=1))
     with transaction.atomic():
-        revoked = SignInSession.objects.all().revoke("logout", timezone.now())
+        revoked = SignInSession.objects.revoke(
+            SignInSession.objects.unrevoked(), "logout", timezone.now()
+        )
     assert [row.sid for row in revoked] == ["a"]
     assert set(SignInSession.objects.values_list("revoke_reason", flat=True)) == {"logout", ""}
 

@@ -7,6 +7,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 
+from django_jwt_email.addresses import keyed_hash as hash_email
 from django_jwt_email.models import IssuedToken, TokenEvent
 from tests.conftest import answer, token_of
 
@@ -105,3 +106,105 @@ def test_a_failing_email_backend_in_the_worker_is_recorded(
     with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
         assert wait_for(lambda: TokenEvent.objects.filter(event="email_failed").exists())
     assert TokenEvent.objects.get(event="email_failed").reason == "SMTPException"
+
+
+# --- a broker that is down or hung ----------------------------------------------------
+
+BROKER_URLS = {
+    "redis": "redis://127.0.0.1:{port}/0",
+    "amqp": "amqp://guest:guest@127.0.0.1:{port}//",
+}
+
+
+@pytest.fixture(params=["down", "hung"])
+def broker_outage(request, closed_port, silent_server, queued, settings):
+    """Point a Celery app at a broker that is ``down`` (nothing listens on the
+    port) or ``hung`` (accepts and never answers), over Redis and over AMQP."""
+    pytest.importorskip("celery")
+    from tests.testapp.celery import make_app
+
+    def use(scheme: str) -> None:
+        port = closed_port if request.param == "down" else silent_server.port
+        make_app(BROKER_URLS[scheme].format(port=port))
+
+    settings.JWT_EMAIL_ENQUEUE_TIMEOUT = 0.5
+    yield use
+    # The client gave up on its own rather than waiting for the server to hang up.
+    assert silent_server.hung_up == 0
+
+
+@pytest.mark.parametrize("scheme", sorted(BROKER_URLS))
+def test_broker_outage_is_503_the_same_for_every_address(
+    broker_outage, scheme, user_factory, api_client, mailoutbox
+):
+    broker_outage(scheme)
+    user = user_factory("alice@example.com")
+    known = api_client.post("/auth/request/", {"email": user.email}, format="json")
+    unknown = api_client.post("/auth/request/", {"email": "nobody@example.com"}, format="json")
+
+    assert known.status_code == unknown.status_code == 503
+    assert answer(known) == answer(unknown)
+    assert known.json()["code"] == "unavailable"
+    assert known["Retry-After"] == "5"
+    assert known["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    # Nothing looked up, minted or sent; each failure recorded under the address's
+    # keyed hash, since no account is known.
+    assert not IssuedToken.objects.exists()
+    assert mailoutbox == []
+    events = TokenEvent.objects.order_by("pk").values_list("event", "reason", "email_hash", "user")
+    assert list(events) == [
+        ("delivery_failed", "OperationalError", hash_email("alice@example.com"), None),
+        ("delivery_failed", "OperationalError", hash_email("nobody@example.com"), None),
+    ]
+
+
+def test_broker_outage_on_the_request_form_is_a_503_page(broker_outage, client):
+    broker_outage("redis")
+    response = client.post(
+        "/auth/request/", {"email": "alice@example.com"}, HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response["Content-Type"].startswith("text/html")
+    assert b'data-code="unavailable"' in response.content
+    assert b'action="/auth/request/"' in response.content  # ask again from there
+
+
+def test_broker_outage_on_the_admin_link_request_is_a_503_page(broker_outage, client, settings):
+    broker_outage("redis")
+    response = client.post(
+        "/auth/admin/request/", {"email": "admin@example.com", "next": "/admin/"}
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert b'data-code="unavailable"' in response.content
+    assert b'href="/admin/login/?next=%2Fadmin%2F"' in response.content
+    (event,) = TokenEvent.objects.all()
+    assert (event.event, event.email_hash) == ("delivery_failed", hash_email("admin@example.com"))
+
+
+def test_the_sender_recovers_when_the_broker_comes_back(
+    private_redis, queued, settings, user_factory, api_client, mailoutbox
+):
+    from celery.contrib.testing.worker import start_worker
+
+    from tests.testapp.celery import make_app
+
+    app = make_app(private_redis.url)
+    settings.JWT_EMAIL_ENQUEUE_TIMEOUT = 0.5
+    user = user_factory("alice@example.com")
+
+    def ask():
+        return api_client.post("/auth/request/", {"email": user.email}, format="json")
+
+    assert ask().status_code == 202  # queued, then lost with the killed broker's memory
+    private_redis.stop()
+    assert ask().status_code == 503
+    private_redis.start()
+    assert ask().status_code == 202  # the same pooled connection, reconnected
+
+    with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
+        assert wait_for(lambda: len(mailoutbox) >= 1), "the worker sent nothing"
+    assert [message.to for message in mailoutbox] == [["alice@example.com"]]
+    events = TokenEvent.objects.order_by("pk").values_list("event", flat=True)
+    assert list(events) == ["delivery_failed", "issued", "email_sent"]

@@ -19,7 +19,8 @@ from django.views.decorators.csrf import csrf_protect
 
 from .. import services
 from ..conf import app_settings
-from ..http import bind_browser, client_of, no_store, safe_next
+from ..exceptions import Unavailable
+from ..http import bind_browser, client_of, no_store, safe_next, unavailable_page
 
 
 class AdminRequestForm(forms.Form):
@@ -58,13 +59,17 @@ class AdminRequestView(View):
             messages.error(request, _("Enter a valid email address."))
             return no_store(response)
         browser_hash = bind_browser(request, response) if app_settings.BIND_TO_BROWSER else ""
-        services.request_link(
-            form.cleaned_data["email"],
-            next_url=next_url,
-            client=client_of(request),
-            browser_hash=browser_hash,
-            staff_only=True,
-        )
+        try:
+            services.request_link(
+                form.cleaned_data["email"],
+                next_url=next_url,
+                client=client_of(request),
+                browser_hash=browser_hash,
+                staff_only=True,
+            )
+        except Unavailable as exc:
+            # The queue is down. Nothing was looked up: the same page for every address.
+            return unavailable_page(request, exc, back=response.url)
         messages.success(
             request,
             _(

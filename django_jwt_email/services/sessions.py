@@ -219,12 +219,14 @@ def revoke_sessions(
     revoked already (only those are recorded)."""
     if not isinstance(sessions, QuerySet):
         sessions = SignInSession.objects.filter(sid__in=sorted(set(sessions)))
-    queryset = cast(SignInSessionQuerySet, sessions)
+    candidates = cast(SignInSessionQuerySet, sessions).unrevoked()
+    if not candidates:
+        return 0
     now = timezone.now()
     # Marks are needed only as long as an access token of the session can live.
     marks_expire = now + app_settings.ACCESS_TOKEN_TTL + app_settings.LEEWAY
     with transaction.atomic():
-        revoked = queryset.revoke(reason, now)
+        revoked = SignInSession.objects.revoke(candidates, reason, now)
         _deny(
             [(session.sid, session.user) for session in revoked],
             kind=RevokedKind.SESSION,

@@ -23,7 +23,7 @@ from ..accounts import email_of
 from ..adapter import get_adapter
 from ..clientinfo import Client
 from ..conf import app_settings
-from ..exceptions import BrowserMismatch, TokenError, TokenInvalid
+from ..exceptions import BrowserMismatch, TokenError, TokenInvalid, Unavailable
 from ..models import EventType as Event
 from ..models import IssuedToken
 from ..tokens import TokenKind
@@ -45,7 +45,9 @@ def request_link(
 
     Whether the account exists is decided inside the delivery unit, not here,
     so that with a queued sender the caller's response is the same in content
-    and in time for every address.
+    and in time for every address. A sender that cannot hand the delivery over
+    (queue broker down) raises Unavailable: recorded as ``delivery_failed``, with
+    the address's keyed hash since no account is looked up, and raised again.
     """
     limits.count_request_address(email)  # raises limits.Refused beyond request_email
     client = client or Client()
@@ -59,7 +61,14 @@ def request_link(
         "requested_at": timezone.now().isoformat(),
     }
     sender = import_string(app_settings.EMAIL_SENDER)
-    sender(payload)
+    try:
+        sender(payload)
+    except Unavailable as exc:
+        email_hash = addresses.keyed_hash(email)
+        audit.record(
+            Event.DELIVERY_FAILED, client=client, reason=exc.reason, email_hash=email_hash
+        )
+        raise
 
 
 def deliver_now(payload: dict[str, Any]) -> None:

@@ -15,10 +15,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY_PREFIX = f"jwt-email-celery-test-{uuid.uuid4().hex}:"
 
 
-def make_app() -> Celery:
+def make_app(broker_url: str = REDIS_URL) -> Celery:
+    """The current Celery app, on ``broker_url`` (the tests' Redis by default)."""
     app = Celery("tests.testapp", set_as_current=True)
     app.conf.update(
-        broker_url=REDIS_URL,
+        broker_url=broker_url,
         broker_transport_options={"global_keyprefix": KEY_PREFIX},
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=1,

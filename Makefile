@@ -1,7 +1,8 @@
 # The two commands: `make demo` (the example site on http://127.0.0.1:8000)
 # and `make test` (the suite without external services). Both work on a fresh
 # clone: they create .venv with the default python3 and install the package
-# with its dev extra, again only when pyproject.toml changes.
+# with its dev extra and the example site's requirements, again only when
+# pyproject.toml or example_project/requirements.txt changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -23,9 +24,9 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(BIN)/python
+$(INSTALLED): pyproject.toml example_project/requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[dev]" -r example_project/requirements.txt
 	touch $@
 
 install: $(INSTALLED)

@@ -242,7 +242,8 @@ def ip_bucket(request: HttpRequest) -> str:
 
 
 def posted_email(request: HttpRequest) -> str:
-    """The ``email`` field of a JSON or form body, or ''.
+    """The ``email`` field of a JSON or form body (else its ``username``: the admin
+    login form of an email-only user model asks for a link with it), or ''.
 
     django-ratelimit's ``post:email`` key reads ``request.POST``, which is empty
     for JSON: every API caller would share one bucket. ``request.body`` is cached
@@ -253,7 +254,7 @@ def posted_email(request: HttpRequest) -> str:
             data = json.loads(request.body or b"null")
         else:
             data = request.POST
-        value = data.get("email", "") if hasattr(data, "get") else ""
+        value = (data.get("email") or data.get("username", "")) if hasattr(data, "get") else ""
     except (ValueError, RecursionError, RawPostDataException, MultiPartParserError):
         return ""  # the view answers 400 or 415 and sends nothing
     except SuspiciousOperation:  # too big, too many fields: the view answers 400 or 413

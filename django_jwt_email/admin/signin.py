@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services
 from ..clientinfo import client_of
@@ -28,6 +29,9 @@ class AdminRequestForm(forms.Form):
     next = forms.CharField(required=False, max_length=2000)
 
 
+# With an email-only user model the button posts the login form itself (its
+# "username" is the address), so a typed password may come along: never in a report.
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 @method_decorator(csrf_protect, name="dispatch")
 class AdminRequestView(View):
     """POST auth/admin/request/ (URL name ``django_jwt_email:admin_request``): email a
@@ -44,7 +48,11 @@ class AdminRequestView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = AdminRequestForm(request.POST)
+        data = request.POST.copy()
+        # Else the login form's own field (an email-only user model). The rate limit
+        # reads the address by the same rule (middleware.posted_email).
+        data["email"] = data.get("email") or data.get("username", "")
+        form = AdminRequestForm(data)
         admin_index = _admin_url("admin:index")
         requested = form.data.get("next", "")
         # A path on this site only (the verify page checks ``next`` again).

@@ -501,9 +501,19 @@ def test_admin_revokes_selected_tokens_after_confirming(site, person):
     expect(boss.page.locator("ul.messagelist")).to_contain_text("Revoked 1 token.")
     expect(row).to_contain_text("revoked")
 
+    row.locator("th a").click()  # the token's detail page
+    expect(boss.page.locator(".field-revoke_reason .readonly")).to_have_text("lost_laptop")
+    for name in ("issued", "expires", "revoked"):
+        time = boss.page.locator(f".field-{name} .readonly").inner_text()
+        assert TO_THE_SECOND.match(time), (name, time)
+    boss.look("admin-issued-token-detail", narrow=False)
+
     boss.goto("/admin/django_jwt_email/revokedtoken/")
     expect(boss.page.locator("#result_list tbody tr", has_text="lost_laptop")).to_have_count(1)
     boss.look("admin-revoked-tokens", narrow=False, admin_list="revokedtoken")
+    boss.goto("/admin/django_jwt_email/tokenevent/")
+    expect(boss.page.locator("#result_list tbody tr", has_text="lost_laptop")).to_have_count(1)
+    boss.look("admin-token-events-after-revoking", narrow=False, admin_list="tokenevent")
 
     # The link is dead: its page says so and offers a new one.
     open_latest_link(laptop, "henry.with.a.long.address@subdomain.example.com")

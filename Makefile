@@ -1,7 +1,8 @@
 # The two commands: `make demo` (the example site on http://127.0.0.1:8000)
 # and `make test` (the suite without external services). Both work on a fresh
 # clone: they create .venv with the default python3 and install the package
-# with its dev extra, again only when pyproject.toml changes.
+# with its dev extra and the example site's requirements, again only when
+# pyproject.toml or example_project/requirements.txt changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,8 +11,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-dev
 MANAGE := $(BIN)/python example_project/manage.py
 DEV_KEY := example_project/dev-signing-key.pem
-# Tests that need PostgreSQL, Redis, Celery or Chromium run in CI (.ci/run).
-NO_SERVICES := not postgres and not redis and not celery and not browser
+# Tests that need PostgreSQL, Redis, Celery, Chromium or a running example site
+# run in CI (.ci/run).
+NO_SERVICES := not postgres and not redis and not celery and not browser and not walkthrough
 
 .PHONY: help install demo test lint
 
@@ -23,9 +25,9 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(BIN)/python
+$(INSTALLED): pyproject.toml example_project/requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[dev]" -r example_project/requirements.txt
 	touch $@
 
 install: $(INSTALLED)

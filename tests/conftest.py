@@ -1,4 +1,5 @@
-"""Fixtures shared by every test module: users, clients, keys, and the sign-in email."""
+"""Fixtures shared by every test module: users, clients, keys, the sign-in email,
+and the example site started as a real server (for the browser and walkthrough tests)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import selectors
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +25,7 @@ from rest_framework.test import APIClient
 
 from django_jwt_email import tokens
 
+ROOT = Path(__file__).resolve().parent.parent
 KEY_DIR = Path(__file__).parent / "keys"
 #: The Redis of the ``redis`` and ``celery`` tests (CI sets it; the machine's by default).
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -299,3 +305,134 @@ def answer(response) -> bytes:
     ``expires`` date say "now", and may tick over a second between two requests."""
     raw = re.sub(rb"(?m)^Expires: [^\r\n]+", b"Expires: <now>", response.serialize())
     return re.sub(rb"expires=[^;]+; ", b"expires=<now>; ", raw)
+
+
+# --- the example site as a real server ---------------------------------------------
+
+MANAGE = ROOT / "example_project" / "manage.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveSite:
+    """The example site served by ``runserver`` in a directory of its own."""
+
+    url: str
+    directory: Path
+    env: dict[str, str]
+    server: subprocess.Popen[str] | None = field(default=None, repr=False)
+
+    @property
+    def outbox(self) -> Path:
+        return self.directory / "outbox"
+
+    def manage(self, *args: str) -> str:
+        """Run a management command with the site's settings; its output."""
+        done = subprocess.run(
+            [sys.executable, str(MANAGE), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"manage.py {args[0]}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    def start(self) -> None:
+        port = int(urlsplit(self.url).port or 0)
+        self.server = subprocess.Popen(
+            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"the example site exited: {self.server.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                with urllib.request.urlopen(f"{self.url}/signin/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the example site did not answer at {self.url}")
+
+    def stop(self) -> None:
+        if self.server is None:
+            return
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait(timeout=10)
+
+
+@pytest.fixture
+def start_example_site(tmp_path_factory) -> Iterator:
+    """Start the example site, as ``make demo`` would but on a free port, with its own
+    SQLite database, signing key and file outbox in a temporary directory.
+
+    ``start_example_site(settings="...")`` adds lines to its settings (a module that
+    imports the site's own first); ``superuser`` is created without a password.
+    """
+    sites: list[LiveSite] = []
+
+    def start(*, settings: str = "", superuser: str | None = None) -> LiveSite:
+        directory = tmp_path_factory.mktemp("example-site")
+        (directory / "site_settings.py").write_text(
+            "from site_config.settings import *  # noqa: F403\n" + settings
+        )
+        url = f"http://127.0.0.1:{free_port()}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(directory), str(ROOT)]),
+            "DJANGO_SETTINGS_MODULE": "site_settings",
+            "DJANGO_DEBUG": "1",
+            "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
+            "EMAIL_FILE_PATH": str(directory / "outbox"),
+            "JWT_EMAIL_LINK_BASE_URL": url,
+            "JWT_EMAIL_KEY_FILE": str(directory / "key.pem"),
+            "REDIS_URL": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+        site = LiveSite(url, directory, env)
+        site.manage(
+            "jwt_email_keys",
+            "generate",
+            "--algorithm",
+            "ES256",
+            "--output",
+            env["JWT_EMAIL_KEY_FILE"],
+        )
+        site.manage("migrate", "--noinput")
+        if superuser:
+            site.manage("shell", "-c", CREATE_SUPERUSER % {"email": superuser})
+        sites.append(site)
+        site.start()
+        return site
+
+    yield start
+    for site in sites:
+        site.stop()
+
+
+# Whatever the user model (the default, or an email-only one): no password, so
+# this staff user signs in by link only.
+CREATE_SUPERUSER = """
+from django.contrib.auth import get_user_model
+User = get_user_model()
+fields = {User.get_email_field_name(): "%(email)s"}
+if User.USERNAME_FIELD not in fields:
+    fields[User.USERNAME_FIELD] = "%(email)s".split("@")[0]
+User._default_manager.create_superuser(**fields, password=None)
+"""

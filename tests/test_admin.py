@@ -121,6 +121,56 @@ def test_issued_list_shows_user_status_times_and_ip(admin_client, user):
     assert ">revoked<" in page
 
 
+def local_seconds(value: datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_issued_detail_page_shows_every_time_to_the_second(admin_client, user, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    row = issued(user, status="revoked")
+    row.used_at = row.issued_at + timedelta(seconds=7)
+    row.save()
+    page = admin_client.get(f"{ISSUED}{row.pk}/change/").content.decode()
+    for value in (row.issued_at, row.expires_at, row.used_at, row.revoked_at):
+        assert f'<div class="readonly">{local_seconds(value)}</div>' in page
+    assert "code_hash" not in page and "email_hash" not in page
+
+
+def test_revoked_list_and_detail_show_times_to_the_second(admin_client, user):
+    entry = RevokedToken.objects.create(
+        jti="sid-2", kind="session", user=user, reason="logout",
+        expires_at=timezone.now() + timedelta(days=3, seconds=17),
+    )  # fmt: skip
+    listed = admin_client.get(REVOKED).content.decode()
+    detail = admin_client.get(f"{REVOKED}{entry.pk}/change/").content.decode()
+    for value in (entry.revoked_at, entry.expires_at):
+        assert local_seconds(value) in listed
+        assert f'<div class="readonly">{local_seconds(value)}</div>' in detail
+
+
+def test_event_detail_shows_the_time_to_the_second_and_no_hash(admin_client, user):
+    row = event("rejected", reason="token_expired", user=user)
+    TokenEvent.objects.filter(pk=row.pk).update(email_hash="f" * 64)
+    page = admin_client.get(f"{EVENTS}{row.pk}/change/").content.decode()
+    assert f'<div class="readonly">{local_seconds(row.created_at)}</div>' in page
+    assert "token_expired" in page
+    assert "f" * 64 not in page
+
+
+def test_used_sign_up_link_shows_and_finds_the_new_account(
+    admin_client, settings, request_link, api_client
+):
+    settings.JWT_EMAIL_CREATE_USERS = True
+    token = request_link("newcomer@example.com")
+    assert api_client.post("/auth/token/", {"token": token}, format="json").status_code == 200
+    link = IssuedToken.objects.get()
+    page = admin_client.get(ISSUED).content.decode()
+    assert "newcomer@example.com" in page
+    assert "sign-up:" not in page  # the account exists now: its user, not the address
+    found = shown(admin_client.get(ISSUED, {"q": "newcomer"}))
+    assert [r.pk for r in found] == [link.pk]
+
+
 @pytest.mark.parametrize("status", STATES)
 def test_issued_status_filter(admin_client, user, status):
     rows = {name: issued(user, status=name) for name in STATES}
@@ -288,7 +338,7 @@ def test_revoke_login_link_records_admin_and_reason(admin_client, admin_user, us
     assert TokenEvent.objects.filter(event="revoked", jti=row.jti, reason="phished").count() == 1
     assert IssuedToken.objects.get(pk=untouched.pk).status == "active"
     messages = [str(m) for m in admin_client.get(ISSUED).context["messages"]]
-    assert "Revoked 1 item." in messages
+    assert "Revoked 1 login link." in messages
 
 
 def test_revoke_session_signs_the_api_client_out(admin_client, admin_user, user, pair, api_client):
@@ -695,6 +745,31 @@ def test_admin_link_is_rate_limited_with_the_request_endpoint(
     assert limited.status_code == 429
     assert len(mailoutbox) == 2
     assert TokenEvent.objects.filter(event="rate_limited", reason="request_email").count() == 1
+
+
+def test_admin_link_from_the_login_forms_own_field(client, user_factory, mailoutbox):
+    """An email-only user model: the button posts the login form, whose ``username``
+    is the address (and a password field, perhaps filled, which is ignored)."""
+    user_factory("boss@example.com", is_staff=True)
+    response = client.post(
+        "/auth/admin/request/",
+        {"username": "boss@example.com", "password": "typed by mistake", "next": "/admin/"},
+    )
+    assert response.status_code == 302
+    assert [message.to for message in mailoutbox] == [["boss@example.com"]]
+
+
+def test_admin_link_by_username_shares_the_per_address_limit(
+    client, api_client, user_factory, mailoutbox, settings
+):
+    """Posting ``username`` instead of ``email`` is no second budget for one inbox."""
+    settings.JWT_EMAIL_RATE_LIMITS = {"request_email": "2/h", "request_ip": "100/h"}
+    user_factory("boss@example.com", is_staff=True)
+    api_client.post("/auth/request/", {"email": "boss@example.com"}, format="json")
+    assert client.post("/auth/admin/request/", {"username": "boss@example.com"}).status_code == 302
+    limited = client.post("/auth/admin/request/", {"username": "Boss@Example.com"})
+    assert limited.status_code == 429
+    assert len(mailoutbox) == 2
 
 
 def test_admin_link_needs_csrf(user_factory, mailoutbox):

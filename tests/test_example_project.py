@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 
 from tests.conftest import code_of, link_of, token_of
@@ -43,6 +44,7 @@ def example_site(settings):
         "MIDDLEWARE",
         "REST_FRAMEWORK",
         "STATIC_URL",
+        "STATICFILES_DIRS",
         "LOGIN_URL",
         "LOGIN_REDIRECT_URL",
         "LOGOUT_REDIRECT_URL",
@@ -51,7 +53,12 @@ def example_site(settings):
         setattr(settings, name, getattr(example, name))
     settings.DEBUG = True
     settings.JWT_EMAIL_LINK_BASE_URL = "http://testserver"
-    return settings
+    # drf-spectacular reads its settings once, at import: patch them for the test.
+    from drf_spectacular.settings import patched_settings
+
+    spectacular = example.SPECTACULAR_SETTINGS
+    with patched_settings({k: v for k, v in spectacular.items() if not k.startswith("SERVE_")}):
+        yield settings
 
 
 @pytest.fixture
@@ -99,6 +106,74 @@ def test_home_signed_in_shows_the_user_and_signs_out(example_site, user, client)
     response = client.post("/signout/")
     assert response.status_code == 302
     assert b"not signed in" in client.get("/").content
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+@pytest.mark.parametrize("url", ["/", "/signin/"])
+def test_pages_with_a_csrf_form_send_strict_origin(example_site, user, client, url, signed_in):
+    """Under no-referrer Chromium posts the Sign out and code forms with "Origin:
+    null", and Django's CSRF check answers 403: these pages must say strict-origin."""
+    if signed_in:
+        client.force_login(user)
+    page = client.get(url)
+    assert page["Referrer-Policy"] == "strict-origin"
+    assert b'<meta name="referrer" content="strict-origin">' in page.content
+
+
+def test_sign_out_with_the_origin_a_browser_sends_under_strict_origin(example_site, user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    token = csrf_of(client, "/")
+    response = client.post(
+        "/signout/", {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="http://testserver"
+    )
+    assert response.status_code == 302
+    assert b"not signed in" in client.get("/").content
+
+
+def test_sign_out_with_origin_null_is_refused(example_site, user):
+    """What no-referrer pages made browsers send: the reason the policy matters."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    token = csrf_of(client, "/")
+    response = client.post("/signout/", {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="null")
+    assert response.status_code == 403
+
+
+def test_outbox_keeps_no_referrer(file_outbox, client):
+    """The outbox holds sign-in links (tokens) and no form: it sends no Referer at all."""
+    assert b'<meta name="referrer" content="no-referrer">' in client.get("/outbox/").content
+
+
+def test_home_try_the_api_points_to_the_api_page_and_the_script(example_site, client):
+    """(That the block fits the screen is measured in Chromium: tests/test_browser.py.)"""
+    html = client.get("/").content.decode()
+    assert 'id="try-the-api"' in html
+    assert 'href="/api/docs/"' in html
+    assert (
+        "curl http://testserver/api/me/ \\\n     -H 'Authorization: Bearer &lt;access&gt;'" in html
+    )
+    assert "example_project/walkthrough.sh" in html
+
+
+def test_favicon(example_site, client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    icon = b"".join(response.streaming_content)
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert b'<link rel="icon" href="/favicon.ico"' in client.get("/signin/").content
+
+
+def test_api_page_is_redoc_served_by_the_site(example_site, client):
+    """A readable page, not a YAML download, with every file from this site (offline)."""
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/auth/schema/" in html
+    assert "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in html
+    assert "cdn" not in html.lower()
+    assert finders.find("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js")
 
 
 def test_signin_page_has_the_link_form_and_the_code_form(example_site, client):

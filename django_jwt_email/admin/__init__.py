@@ -17,6 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.signals import setting_changed
@@ -28,14 +29,13 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from .. import services
 from ..conf import PREFIX, app_settings
 from ..http import client_of
 from ..models import STATES, IssuedToken, RevokedToken, SignInSession, TokenEvent
 from .activity import activity_report
-from .lists import LargeTableAdmin, to_the_second
+from .lists import LargeTableAdmin, seconds_column
 from .signin import AdminRequestView
 
 # The admin login page with the "Email me a sign-in link" form, with ADMIN_LOGIN_LINK
@@ -95,15 +95,16 @@ class RevokeForm(forms.Form):
     )
 
 
-# The keyed hashes (address, code, browser) mean nothing to a reader.
+# The keyed hashes (address, code, browser) mean nothing to a reader. Times are
+# columns to the second.
 ISSUED_FIELDS = (
     "jti",
     "user",
     "signup_email",
-    "issued_at",
-    "expires_at",
-    "used_at",
-    "revoked_at",
+    "issued",
+    "expires",
+    "used",
+    "revoked",
     "revoke_reason",
     "ip",
     "user_agent",
@@ -150,7 +151,10 @@ class RevocableAdmin(ReadOnlyAdmin):
                 revoked_by=request.user,
                 client=client_of(request),
             )
-            message = ngettext("Revoked %d item.", "Revoked %d items.", count) % count
+            message = _("Revoked %(count)d %(items)s.") % {
+                "count": count,
+                "items": model_ngettext(self.opts, count),
+            }
             self.message_user(request, message, messages.SUCCESS)
             return None
         context = {
@@ -194,13 +198,10 @@ class IssuedTokenAdmin(RevocableAdmin):
     def status(self, row: IssuedToken) -> str:
         return str(STATE_LABELS[row.state()])
 
-    @admin.display(description=_("issued"), ordering="issued_at")
-    def issued(self, row: IssuedToken) -> str:
-        return to_the_second(row.issued_at)
-
-    @admin.display(description=_("expires"), ordering="expires_at")
-    def expires(self, row: IssuedToken) -> str:
-        return to_the_second(row.expires_at)
+    issued = seconds_column("issued_at", _("issued"))
+    expires = seconds_column("expires_at", _("expires"))
+    used = seconds_column("used_at", _("used"))
+    revoked = seconds_column("revoked_at", _("revoked"))
 
     revoke_rows = staticmethod(services.revoke_issued)
 
@@ -244,11 +245,12 @@ class ClientFilter(admin.SimpleListFilter):
 SESSION_FIELDS = (
     "sid",
     "user",
-    "created_at",
-    "expires_at",
-    "refreshed_at",
+    "client",
+    "signed_in",
+    "expires",
+    "last_refresh",
     "refresh_count",
-    "revoked_at",
+    "revoked",
     "revoke_reason",
     "ip",
     "user_agent",
@@ -292,13 +294,10 @@ class SignInSessionAdmin(RevocableAdmin):
     def status(self, row: SignInSession) -> str:
         return str(STATE_LABELS[row.state()])
 
-    @admin.display(description=_("signed in"), ordering="created_at")
-    def signed_in(self, row: SignInSession) -> str:
-        return to_the_second(row.created_at)
-
-    @admin.display(description=_("last refresh"), ordering="refreshed_at")
-    def last_refresh(self, row: SignInSession) -> str:
-        return to_the_second(row.refreshed_at) if row.refreshed_at else "-"
+    signed_in = seconds_column("created_at", _("signed in"))
+    last_refresh = seconds_column("refreshed_at", _("last refresh"))
+    expires = seconds_column("expires_at", _("expires"))
+    revoked = seconds_column("revoked_at", _("revoked"))
 
     revoke_rows = staticmethod(services.revoke_sessions)
 
@@ -310,14 +309,22 @@ class SignInSessionAdmin(RevocableAdmin):
 class RevokedTokenAdmin(ReadOnlyAdmin):
     """Who revoked what, why and when. Read-only: entries are written by revoking."""
 
-    list_display = ["jti", "kind", "user", "reason", "revoked_by", "revoked", "expires_at"]
+    list_display = ["jti", "kind", "user", "reason", "revoked_by", "revoked", "expires"]
     list_filter = ["kind", "revoked_at"]
     list_select_related = ["user", "revoked_by"]
     date_hierarchy = "revoked_at"
+    fields = readonly_fields = (
+        "jti",
+        "kind",
+        "user",
+        "reason",
+        "revoked_by",
+        "revoked",
+        "expires",
+    )
 
-    @admin.display(description=_("revoked at"), ordering="revoked_at")
-    def revoked(self, row: RevokedToken) -> str:
-        return to_the_second(row.revoked_at)
+    revoked = seconds_column("revoked_at", _("revoked at"))
+    expires = seconds_column("expires_at", _("expires"))
 
 
 # --- the audit log ---------------------------------------------------------------
@@ -359,10 +366,19 @@ class TokenEventAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     actions = ["export_csv"]
+    # The keyed address hash means nothing to a reader.
+    fields = readonly_fields = (
+        "time",
+        "event",
+        "reason",
+        "jti",
+        "user",
+        "ip",
+        "user_agent",
+        "count",
+    )
 
-    @admin.display(description=_("time"), ordering="created_at")
-    def time(self, row: TokenEvent) -> str:
-        return to_the_second(row.created_at)
+    time = seconds_column("created_at", _("time"))
 
     # Columns of the export: the row as stored (a jti, never a token).
     CSV_HEADER = ["time", "event", "reason", "jti", "user_id", "user_email", "ip", "user_agent"]

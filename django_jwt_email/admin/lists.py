@@ -9,8 +9,9 @@ the planner's estimate, the date hierarchy comes from ``MIN``/``MAX`` instead of
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
@@ -23,6 +24,9 @@ from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 
 class EstimatedCountPaginator(Paginator):
@@ -62,6 +66,18 @@ def _estimated_rows(queryset: Any) -> int | None:
 def to_the_second(value: datetime) -> str:
     """A time as an audit trail needs it: local, to the second, sortable."""
     return formats.date_format(timezone.localtime(value), "Y-m-d H:i:s")
+
+
+def seconds_column(field: str, description: str | StrPromise) -> Callable[[Any, Any], str]:
+    """An admin column of the datetime ``field``, to the second, for a list or a
+    detail page (Django's own display of a datetime stops at the minute)."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin: Any, row: Any) -> str:
+        value = getattr(row, field)
+        return to_the_second(value) if value is not None else "-"
+
+    return column
 
 
 class LargeTableAdmin(admin.ModelAdmin):

@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services
 from ..conf import app_settings
@@ -28,6 +29,9 @@ class AdminRequestForm(forms.Form):
     next = forms.CharField(required=False, max_length=2000)
 
 
+# With an email-only user model the button posts the login form itself (its
+# "username" is the address), so a typed password may come along: never in a report.
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 @method_decorator(csrf_protect, name="dispatch")
 class AdminRequestView(View):
     """POST auth/admin/request/ (URL name ``django_jwt_email:admin_request``): email a
@@ -46,7 +50,11 @@ class AdminRequestView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         if not app_settings.ADMIN_LOGIN_LINK:  # opt-in: no staff links unless offered
             raise Http404
-        form = AdminRequestForm(request.POST)
+        data = request.POST.copy()
+        # Else the login form's own field (an email-only user model). The rate limit
+        # reads the address by the same rule (middleware.posted_email).
+        data["email"] = data.get("email") or data.get("username", "")
+        form = AdminRequestForm(data)
         admin_index = _admin_url("admin:index")
         requested = form.data.get("next", "")
         # A path on this site only (the verify page checks ``next`` again).

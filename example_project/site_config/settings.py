@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and Redoc's files, served by this site: the API page works offline.
+    "drf_spectacular_sidecar",
     "django_jwt_email",
 ]
 
@@ -137,6 +139,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGIN_URL = "/signin/"
 LOGIN_REDIRECT_URL = "/"
@@ -207,6 +210,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Passwordless sign-in by emailed links carried by signed JWTs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API page (api/docs/) loads Redoc from this site, never from a CDN.
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Redoc's loading spinner is a logo fetched from Redocly's CDN: none, offline.
+    "REDOC_UI_SETTINGS": {"hideLoading": True},
 }
 
 LOGGING = {

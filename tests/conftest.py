@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -225,6 +226,60 @@ def private_redis():
     server.stop()
 
 
+class PostgresServer:
+    """A PostgreSQL server of the test's own (initdb in a temporary directory, pg_ctl on
+    a free port) that a test stops and starts again: a database outage and its end."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.directory = Path(tempfile.mkdtemp(prefix="jwt-email-pg-"))
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        # initdb refuses to run as root: as root, the server runs as "postgres".
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.directory, "postgres")
+        self._run("initdb", "-D", str(self.directory / "data"), "-U", "postgres", "-A", "trust")
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bin_dir / tool), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._run(
+            "pg_ctl", "-D", str(self.directory / "data"), "-o", options,
+            "-l", str(self.directory / "log"), "-w", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data"),
+             "-m", "immediate", "stop"],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres():
+    """A started PostgresServer; skipped, saying why, without PostgreSQL's binaries."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        pytest.skip("PostgreSQL's server binaries are not installed (/usr/lib/postgresql)")
+    server = PostgresServer(found[-1].parent)
+    server.start()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
 def closed_port():
     """A port of this machine where nothing listens: a server that is down."""
@@ -331,6 +386,11 @@ class LiveSite:
     def outbox(self) -> Path:
         return self.directory / "outbox"
 
+    @property
+    def log(self) -> Path:
+        """What the server printed (its requests and log lines)."""
+        return self.directory / "server.log"
+
     def manage(self, *args: str) -> str:
         """Run a management command with the site's settings; its output."""
         done = subprocess.run(
@@ -346,18 +406,21 @@ class LiveSite:
 
     def start(self) -> None:
         port = int(urlsplit(self.url).port or 0)
-        self.server = subprocess.Popen(
-            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # A file, not a pipe: a pipe nobody reads fills up with the server's log lines
+        # (tracebacks of an outage, say) and then blocks the server.
+        with self.log.open("a") as log:
+            self.server = subprocess.Popen(
+                [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
-                raise RuntimeError(f"the example site exited: {self.server.stdout.read()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"the example site exited: {self.log.read_text()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/signin/", timeout=2) as response:
                     if response.status == 200:
@@ -387,7 +450,9 @@ def start_example_site(tmp_path_factory) -> Iterator:
     """
     sites: list[LiveSite] = []
 
-    def start(*, settings: str = "", superuser: str | None = None) -> LiveSite:
+    def start(
+        *, settings: str = "", superuser: str | None = None, env: dict[str, str] | None = None
+    ) -> LiveSite:
         directory = tmp_path_factory.mktemp("example-site")
         (directory / "site_settings.py").write_text(
             "from site_config.settings import *  # noqa: F403\n" + settings
@@ -404,6 +469,7 @@ def start_example_site(tmp_path_factory) -> Iterator:
             "JWT_EMAIL_KEY_FILE": str(directory / "key.pem"),
             "REDIS_URL": "",
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         site = LiveSite(url, directory, env)
         site.manage(

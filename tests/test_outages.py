@@ -223,7 +223,7 @@ def test_a_database_outage_is_a_503_with_retry_after_on_every_endpoint(
             "/auth/verify/",
             form={"token": unused, "csrfmiddlewaretoken": csrf},
             Referer=visitor.base + "/signin/",
-        ),  # fmt: skip
+        ),
     ):
         assert page.status == 503 and b'data-code="unavailable"' in page.body
         assert page.headers["Retry-After"] == "5"

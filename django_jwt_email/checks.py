@@ -225,17 +225,22 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security)
 def check_link_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E003: links would travel over plain http outside DEBUG."""
-    base = app_settings.LINK_BASE_URL
-    if isinstance(base, str) and base.startswith("http://") and not settings.DEBUG:
-        return [
-            _error(
-                3,
-                f"{PREFIX}LINK_BASE_URL is {base!r}: sign-in links would travel over http.",
-                "Serve the site over https and set an https:// LINK_BASE_URL.",
+    """E003: links would travel over plain http outside DEBUG (LINK_BASE_URL, or a
+    LINK_URL template for the web; an app's own scheme, myapp://, is not the web)."""
+    if settings.DEBUG:
+        return []
+    messages: list[CheckMessage] = []
+    for name in ("LINK_BASE_URL", "LINK_URL"):
+        url = getattr(app_settings, name)
+        if isinstance(url, str) and url.lower().startswith("http://"):
+            messages.append(
+                _error(
+                    3,
+                    f"{PREFIX}{name} is {url!r}: sign-in links would travel over http.",
+                    f"Serve the site over https and set an https:// {name}.",
+                )
             )
-        ]
-    return []
+    return messages
 
 
 @register(Tags.security)

@@ -24,9 +24,13 @@ class JWTEmailError(Exception):
 
 
 class ConfigurationError(JWTEmailError):
-    """A setting or key is unusable; raised at load time, reported by the checks."""
+    """A setting, a key or a site's adapter is unusable: a bug to fix, reported by the
+    checks where they can see it. Its text says what to change."""
 
     code = "improperly_configured"
+
+    def __str__(self) -> str:
+        return str(self.detail)
 
 
 class TokenError(JWTEmailError):

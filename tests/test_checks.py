@@ -182,6 +182,22 @@ def test_no_signing_key_by_default(good):
 # -- E003, E004, W001, W002 -----------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "template,refused",
+    [
+        ("http://app.example.com/signin#token={token}", True),
+        ("HTTP://app.example.com/signin#token={token}", True),
+        ("https://app.example.com/signin#token={token}", False),
+        ("myapp://signin?token={token}", False),  # a mobile app's deep link
+    ],
+)
+def test_a_link_url_for_the_web_must_be_https_outside_debug(good, template, refused):
+    good.JWT_EMAIL_LINK_URL = template
+    assert ("django_jwt_email.E003" in ids()) is refused
+    good.DEBUG = True
+    assert "django_jwt_email.E003" not in ids()
+
+
 def test_http_link_base_url_outside_debug_is_e003(good):
     good.JWT_EMAIL_LINK_BASE_URL = "http://app.example.com"
     assert "http" in only("django_jwt_email.E003").msg

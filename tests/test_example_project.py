@@ -363,6 +363,8 @@ def test_settings_read_postgres_and_redis_urls():
     assert summary["cache"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://cache.internal:6379/2",
+        # A Redis that hangs must not hold every request (check W007).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
     assert summary["email"].endswith("smtp.EmailBackend")
     assert summary["outbox"] == ""

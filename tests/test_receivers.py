@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import serializers
 from django.db import connection
+from django.test import Client
 
 from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
 
@@ -63,3 +64,37 @@ def test_loading_a_fixture_of_an_inactive_user_revokes_nothing(user, pair, api_c
         obj.save()  # raw save, as loaddata does
     assert not RevokedToken.objects.exists()
     assert get_user_model().objects.get().is_active is False
+
+
+def signed_in_browser(user, request_link) -> Client:
+    browser = Client()
+    assert browser.post("/auth/verify/", {"token": request_link(user.email)}).status_code == 302
+    return browser
+
+
+@pytest.mark.django_db(transaction=True)  # the sign-out runs when the change commits
+def test_a_new_address_signs_out_everywhere_but_the_browser_that_changed_it(
+    user, request_link, api_client
+):
+    changing = signed_in_browser(user, request_link)
+    other = signed_in_browser(user, request_link)
+    pair = api_client.post("/auth/token/", {"token": request_link(user.email)}, format="json")
+    pending = request_link(user.email)
+
+    assert changing.post("/account/email/", {"email": "alice@new.example"}).content == b"changed"
+
+    assert changing.get("/home/").content == f"home {user}".encode()
+    assert other.get("/home/").content == b"home AnonymousUser"
+    assert api_client.get("/api/pk/", **bearer(pair.json()["access"])).status_code == 401
+    assert api_client.post("/auth/token/", {"token": pending}, format="json").json()["code"] == (
+        "token_revoked"
+    )
+    assert set(RevokedToken.objects.values_list("reason", flat=True)) == {"email_changed"}
+
+
+def test_saving_a_user_without_a_new_address_signs_nobody_out(user, request_link):
+    browser = signed_in_browser(user, request_link)
+    user.first_name = "Alice"
+    user.save()
+    user.save(update_fields=["first_name"])
+    assert browser.get("/home/").content == f"home {user}".encode()

@@ -8,13 +8,16 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from django_jwt_email import services, signals
 from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
+from tests.conftest import code_of
 
 pytestmark = pytest.mark.django_db
 
@@ -451,3 +454,95 @@ def test_refresh_on_postgres_rotates_in_one_statement(postgres, pair):
     get_user_model().objects.update(is_active=False)  # no save(): no receiver ran
     assert SignInSession.objects.rotate(sid, 1, timezone.now()) is None
     assert SignInSession.objects.get(sid=sid).generation == 1
+
+
+# --- sign-in side effects: last_login, browser sessions --------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["token", "code"])
+def test_an_api_sign_in_is_a_django_login(user, request_link, api_client, mailoutbox, endpoint):
+    logged_in = []
+
+    def receiver(sender, user, request, **kwargs):
+        logged_in.append((user, request))
+
+    user_logged_in.connect(receiver)
+    try:
+        token = request_link(user.email)
+        if endpoint == "token":
+            response = api_client.post("/auth/token/", {"token": token}, format="json")
+        else:
+            body = {"email": user.email, "code": code_of(mailoutbox[-1])}
+            response = api_client.post("/auth/code/", body, format="json")
+        assert response.status_code == 200
+        user.refresh_from_db()
+        assert user.last_login is not None
+        assert [who for who, _ in logged_in] == [user]
+        assert logged_in[0][1].path == f"/auth/{endpoint}/"  # the request, for receivers
+        # A refresh is not a sign-in.
+        refresh_with(api_client, response.json()["refresh"])
+        assert len(logged_in) == 1
+    finally:
+        user_logged_in.disconnect(receiver)
+
+
+def test_api_sign_ins_may_leave_last_login_alone(user, pair, settings, request_link, api_client):
+    settings.JWT_EMAIL_UPDATE_LAST_LOGIN = False
+    user.last_login = None
+    user.save()
+    api_client.post("/auth/token/", {"token": request_link(user.email)}, format="json")
+    user.refresh_from_db()
+    assert user.last_login is None
+
+
+def browser_sign_in(user, request_link) -> Client:
+    browser = Client()
+    assert browser.post("/auth/verify/", {"token": request_link(user.email)}).status_code == 302
+    return browser
+
+
+def test_a_browser_sign_in_lasts_session_age(user, request_link, settings):
+    settings.JWT_EMAIL_SESSION_AGE = 3600
+    browser = browser_sign_in(user, request_link)
+    assert browser.session.get_expiry_age() == 3600
+    assert browser.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 3600
+    session = SignInSession.objects.get()
+    assert (session.expires_at - session.created_at) == timedelta(hours=1)
+
+
+def test_without_session_age_a_browser_session_is_djangos(user, request_link, settings):
+    browser = browser_sign_in(user, request_link)
+    assert browser.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
+def test_a_session_that_ends_with_the_browser_still_does(user, request_link, settings):
+    settings.JWT_EMAIL_SESSION_AGE = 3600
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    browser = browser_sign_in(user, request_link)
+    assert browser.session.get_expire_at_browser_close()
+    assert browser.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == ""
+
+
+def test_signing_out_of_a_browser_ends_its_session_row(user, request_link):
+    browser = browser_sign_in(user, request_link)
+    assert browser.post("/auth/logout/").status_code == 204
+    session = SignInSession.objects.get()
+    assert (session.state(), session.revoke_reason) == ("revoked", "logout")
+
+
+def test_logout_all_ends_every_browser_session_of_the_user(
+    user, user_factory, request_link, api_client
+):
+    by_link = browser_sign_in(user, request_link)
+    by_password = Client()
+    by_password.force_login(user)  # a session this app did not sign in
+    someone_else = Client()
+    someone_else.force_login(user_factory("bob@example.com"))
+    pair = api_client.post("/auth/token/", {"token": request_link(user.email)}, format="json")
+
+    response = api_client.post("/auth/logout/all/", **bearer(pair.json()["access"]))
+
+    assert response.status_code == 204
+    for browser in (by_link, by_password):
+        assert browser.get("/home/").content == b"home AnonymousUser"
+    assert someone_else.get("/home/").content == b"home user2"

@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/pk/", views.PkOnlyView.as_view()),
     path("api/admin-only/", views.AdminScopeView.as_view()),
     path("home/", lambda request: HttpResponse(f"home {request.user}")),
+    path("account/email/", views.change_email),
 ]

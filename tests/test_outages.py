@@ -184,10 +184,12 @@ def test_a_redis_outage_answers_no_500_and_accepts_nothing_revoked(
 
 
 @pytest.mark.postgres
+@pytest.mark.redis
 def test_a_database_outage_is_a_503_with_retry_after_on_every_endpoint(
-    start_example_site, private_postgres
+    start_example_site, private_postgres, private_redis
 ):
-    site = start_example_site(env={"DATABASE_URL": private_postgres.url}, settings=LOOSE_LIMITS)
+    env = {"DATABASE_URL": private_postgres.url, "REDIS_URL": private_redis.url}
+    site = start_example_site(env=env, settings=LOOSE_LIMITS)
     visitor = Visitor(site.url)
     pair = sign_in(visitor, site.outbox, "alice@example.com")
     assert (
@@ -230,8 +232,15 @@ def test_a_database_outage_is_a_503_with_retry_after_on_every_endpoint(
         assert page.headers["Content-Type"].startswith("text/html")
     logout = visitor.send("POST", "/auth/logout/", bearer=pair["access"])
     assert logout.status in (204, 503), logout.body
+    # With the revocation cache down too, nothing can say whether a session was
+    # revoked: the Bearer request is a 503, never a guess.
+    private_redis.stop()
+    me = visitor.send("GET", "/api/me/", bearer=pair["access"])
+    assert me.status == 503 and me.headers["Retry-After"] == "5", me.body
+    assert me.json()["code"] == "unavailable"
     assert_no_500(visitor)
 
+    private_redis.start()
     private_postgres.start()  # --- the database is back
 
     assert visitor.send("GET", "/api/me/", bearer=pair["access"]).status in (200, 401)

@@ -11,7 +11,9 @@ import threading
 import uuid
 from datetime import timedelta
 
+import jwt
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 
 from django_jwt_email import revocation, tokens
@@ -92,3 +94,59 @@ def test_another_sessions_mark_does_not_refuse_this_one(redis_revocation, user, 
 
     assert response.status_code == 200
     assert response.json() == {"id": user.pk}
+
+
+# --- a Redis of the test's own that goes down ------------------------------------------
+
+
+@pytest.fixture
+def outage(settings, private_redis):
+    """REVOCATION_CACHE on a private Redis (short socket timeouts) the test stops."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocation": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": private_redis.url,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
+    }
+    settings.JWT_EMAIL_REVOCATION_CACHE = "revocation"
+    revocation._pending.clear()
+    yield private_redis
+    revocation._pending.clear()
+
+
+def test_with_the_cache_down_the_database_answers_and_warns_once_a_minute(
+    outage, pair, api_client, caplog, monkeypatch
+):
+    monkeypatch.setattr("django_jwt_email.availability._last_warned", {})
+    api_client.post("/auth/logout/", **bearer(pair["access"]))
+    outage.stop()
+    for _ in range(3):
+        response = api_client.get("/api/pk/", **bearer(pair["access"]))
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_revoked"
+    warnings = [r for r in caplog.records if "revocation cache unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_a_revocation_during_an_outage_is_written_when_the_cache_comes_back(
+    outage, pair, api_client
+):
+    outage.stop()
+    # Saved in the database, answered 200, refused at once (by the database).
+    revoke = api_client.post("/auth/token/revoke/", {"token": pair["refresh"]}, format="json")
+    assert revoke.status_code == 200
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+    assert revocation._pending  # kept, to be written later
+
+    outage.start()  # the cache is back, and claims its (old) marks are loaded
+    cache = caches["revocation"]
+    cache.set(revocation.LOADED_KEY, 1)
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+    assert not revocation._pending
+    sid = jwt.decode(pair["access"], options={"verify_signature": False})["sid"]
+    assert cache.get(f"{revocation.KEY_PREFIX}sid:{sid}") == 1
+    # Every process reloads on its next request: the "loaded" key was deleted, then
+    # set again by this request's reload.
+    assert cache.get(revocation.LOADED_KEY) == 1

@@ -18,6 +18,13 @@ from django.db.models import Q
 
 from .addresses import for_lookup
 
+__all__ = [
+    "email_of",
+    "find_user",
+    "get_or_create_account",
+    "lookalike_exists",
+]
+
 # The dotted and dotless Turkish i: a database's UPPER/LOWER maps them onto ASCII
 # letters although casefold() keeps them apart.
 LOOKALIKES = str.maketrans({"\u0131": "i", "\u0130": "I"})

@@ -24,7 +24,7 @@ import unicodedata
 
 from django.contrib.auth.base_user import BaseUserManager
 
-from . import codes
+from . import signin_codes
 
 __all__ = ["canonical", "for_lookup", "keyed_hash", "mailbox", "rate_limit_key"]
 
@@ -49,7 +49,7 @@ def for_lookup(address: str) -> str:
 
 def keyed_hash(address: str) -> str:
     """What an issued row (and an event without a user) keeps of an address."""
-    return codes.keyed_hash("email", for_lookup(address))
+    return signin_codes.keyed_hash("email", for_lookup(address))
 
 
 def mailbox(address: str) -> str:
@@ -72,4 +72,4 @@ def mailbox(address: str) -> str:
 
 def rate_limit_key(address: str) -> str:
     """The per-address limit's bucket: an HMAC of ``mailbox``, never the address."""
-    return codes.keyed_hash("ratelimit.email", mailbox(address))
+    return signin_codes.keyed_hash("ratelimit.email", mailbox(address))

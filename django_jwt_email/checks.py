@@ -23,6 +23,10 @@ from .exceptions import ConfigurationError
 from .keys import SYMMETRIC_MIN_BYTES, load_keyring
 from .limits import parse_rate
 
+__all__ = [
+    "EXPECTED",
+]
+
 MIDDLEWARE_PATH = "django_jwt_email.middleware.RateLimitMiddleware"
 LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",

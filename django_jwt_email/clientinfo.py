@@ -16,6 +16,7 @@ rate limits would mask every IPv4 client into one IPv6 /64 (``::``).
 from __future__ import annotations
 
 import ipaddress
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -23,7 +24,11 @@ from django.utils.module_loading import import_string
 
 from .conf import ratelimit_setting
 
-__all__ = ["Client", "client_ip"]
+__all__ = ["Client", "client_ip", "current_session_key"]
+
+#: The session key of the browser request being handled (set by RateLimitMiddleware):
+#: an address change made by that browser keeps that browser signed in (receivers).
+current_session_key: ContextVar[str] = ContextVar("jwt_email_session_key", default="")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,13 @@ from typing import Any
 
 from django.conf import settings
 
+__all__ = [
+    "DEFAULTS",
+    "PREFIX",
+    "app_settings",
+    "ratelimit_setting",
+]
+
 PREFIX = "JWT_EMAIL_"
 
 DEFAULTS: dict[str, Any] = {

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "deliver_later",
+    "deliver_task",
+]
+
 try:
     from django.tasks import task
 except ImportError:  # Django < 6.0: the backport

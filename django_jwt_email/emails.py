@@ -24,6 +24,15 @@ from django.urls import reverse
 from .conf import PREFIX, app_settings
 from .exceptions import ConfigurationError
 
+__all__ = [
+    "LoginEmail",
+    "build_link",
+    "connection",
+    "describe_browser",
+    "link_base_url",
+    "send_login_email",
+]
+
 
 def link_base_url() -> str:
     """LINK_BASE_URL without its trailing slash; ConfigurationError if it is not an

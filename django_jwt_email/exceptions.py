@@ -9,6 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "BrowserMismatch",
+    "CodeInvalid",
+    "ConfigurationError",
+    "JWTEmailError",
+    "TokenError",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenRevoked",
+    "TokenUsed",
+    "Unavailable",
+]
+
 
 class JWTEmailError(Exception):
     code = "error"

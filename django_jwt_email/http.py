@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import codes, emails
+from . import emails, signin_codes
 from .adapter import get_adapter
 from .availability import is_outage
 from .clientinfo import Client
@@ -97,8 +97,8 @@ def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
     redeemable there; a value this app did not make is replaced.
     """
     verifier = request.COOKIES.get(BINDING_COOKIE, "")
-    if not codes.is_verifier(verifier):
-        verifier = codes.new_verifier()
+    if not signin_codes.is_verifier(verifier):
+        verifier = signin_codes.new_verifier()
     response.set_cookie(
         BINDING_COOKIE,
         verifier,
@@ -107,7 +107,7 @@ def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
         secure=not settings.DEBUG,
         samesite="Lax",
     )
-    return codes.hash_verifier(verifier)
+    return signin_codes.hash_verifier(verifier)
 
 
 def unavailable_json(error: Unavailable | None = None) -> HttpResponse:

@@ -24,6 +24,16 @@ from jwt.algorithms import Algorithm
 from .conf import PREFIX, app_settings
 from .exceptions import ConfigurationError
 
+__all__ = [
+    "KeyRing",
+    "SigningKey",
+    "generate_private_key",
+    "get_keyring",
+    "load_key",
+    "load_keyring",
+    "public_jwks",
+]
+
 EC_CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ES256": ec.SECP256R1,
     "ES384": ec.SECP384R1,

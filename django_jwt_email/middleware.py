@@ -23,9 +23,13 @@ from django.urls import Resolver404, resolve
 
 from . import limits, services
 from .adapter import get_adapter
+from .clientinfo import current_session_key
 from .conf import ratelimit_setting
 from .http import client_of, no_store
-from .receivers import current_session_key
+
+__all__ = [
+    "RateLimitMiddleware",
+]
 
 logger = logging.getLogger("django_jwt_email")
 

@@ -21,6 +21,16 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import app_settings
 
+__all__ = [
+    "STATES",
+    "EventType",
+    "IssuedToken",
+    "RevokedKind",
+    "RevokedToken",
+    "SignInSession",
+    "TokenEvent",
+]
+
 
 class IssuedTokenQuerySet(models.QuerySet["IssuedToken"]):
     """What makes a login link usable, said once: the service, the admin's status

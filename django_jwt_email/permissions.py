@@ -7,6 +7,10 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+__all__ = [
+    "HasScope",
+]
+
 
 class HasScope(BasePermission):
     """Allow a request whose access token carries every scope in the view's

@@ -9,7 +9,6 @@ change: a link or a session must not outlive the address it was proven with.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -19,10 +18,7 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from . import services
-
-#: The session key of the browser request being handled (set by RateLimitMiddleware):
-#: an address change made by that browser keeps that browser signed in.
-current_session_key: ContextVar[str] = ContextVar("jwt_email_session_key", default="")
+from .clientinfo import current_session_key
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="jwt_email_user_saved")
@@ -61,4 +57,4 @@ def end_browser_session(sender: Any, request: Any, user: Any, **kwargs: Any) -> 
         services.end_browser_session(session.session_key)
 
 
-__all__ = ["current_session_key"]
+__all__: list[str] = []  # receivers only: connected when the app is ready

@@ -7,6 +7,16 @@ from typing import Any
 
 from rest_framework import serializers
 
+__all__ = [
+    "AddressField",
+    "CodeSerializer",
+    "DetailSerializer",
+    "PairSerializer",
+    "RefreshSerializer",
+    "RequestSerializer",
+    "TokenSerializer",
+]
+
 # Legal in a quoted local part ("a,b"@example.com) yet a list separator or a
 # quote in a header: refused, since no real sign-in address needs them.
 UNSAFE_IN_ADDRESS = frozenset('",;<>()[]\\')

@@ -8,6 +8,15 @@ Arguments of every signal: ``sender`` (the ``TokenEvent`` model), ``event`` (the
 
 from django.dispatch import Signal
 
+__all__ = [
+    "refresh_reuse_detected",
+    "token_issued",
+    "token_refreshed",
+    "token_rejected",
+    "token_revoked",
+    "token_verified",
+]
+
 #: A login link was minted and stored (refresh tokens show as ``refreshed``/``verified``).
 token_issued = Signal()
 #: A login link (or its code) was redeemed: a session or a token pair follows.

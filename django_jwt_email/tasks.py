@@ -21,6 +21,11 @@ from . import services
 from .conf import app_settings
 from .exceptions import Unavailable
 
+__all__ = [
+    "deliver_later",
+    "deliver_task",
+]
+
 
 @shared_task(name="django_jwt_email.deliver", ignore_result=True)
 def deliver_task(payload: dict[str, Any]) -> None:

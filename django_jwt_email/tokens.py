@@ -30,6 +30,19 @@ from .conf import PREFIX, app_settings
 from .exceptions import ConfigurationError, TokenExpired, TokenInvalid
 from .keys import KeyRing, get_keyring
 
+__all__ = [
+    "Token",
+    "TokenKind",
+    "audience",
+    "client_id",
+    "decode",
+    "expires_in",
+    "mint",
+    "new_id",
+    "ttl",
+    "verify_signature",
+]
+
 if TYPE_CHECKING:
     from jwt.types import SigOptions
 

@@ -46,6 +46,18 @@ from .http import (
 )
 from .keys import public_jwks
 
+__all__ = [
+    "CodeView",
+    "JWKSView",
+    "LogoutAllView",
+    "LogoutView",
+    "RefreshView",
+    "RequestView",
+    "RevokeView",
+    "TokenView",
+    "VerifyView",
+]
+
 
 def _described_by_spectacular() -> bool:
     """Whether the site builds its OpenAPI schema with drf-spectacular (optional).

@@ -3,7 +3,7 @@ same inbox for the limits), each tested on the spellings it must join or keep ap
 
 import pytest
 
-from django_jwt_email import addresses, codes
+from django_jwt_email import addresses, signin_codes
 
 
 def test_canonical_lowers_the_domain_only():
@@ -41,7 +41,7 @@ def test_keyed_hash_is_of_the_lookup_form_and_keyed(settings):
     assert addresses.keyed_hash(" Alice@Example.COM ") == stored
     assert addresses.keyed_hash("bob@example.com") != stored
     assert "alice" not in stored
-    assert stored == codes.keyed_hash("email", "alice@example.com")
+    assert stored == signin_codes.keyed_hash("email", "alice@example.com")
     settings.SECRET_KEY = "another-secret-" + "y" * 40
     assert addresses.keyed_hash("alice@example.com") != stored
 

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_jwt_email import addresses, codes, services
+from django_jwt_email import addresses, services, signin_codes
 from django_jwt_email.clientinfo import Client as Requester
 from django_jwt_email.exceptions import CodeInvalid
 from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
@@ -67,7 +67,7 @@ def test_sign_in_email_shows_the_code_beside_the_link(user, api_client):
     html = message.alternatives[0][0]
     assert code in html
     row = link_row()
-    assert row.code_hash == codes.hash_code(code)
+    assert row.code_hash == signin_codes.hash_code(code)
     assert row.code_attempts == 0
 
 
@@ -437,11 +437,11 @@ def test_binding_on_sets_an_httponly_cookie_for_any_address(settings, user, clie
         cookie = response.cookies[COOKIE]
         assert cookie["httponly"] and cookie["secure"]
         assert cookie["samesite"] == "Lax"
-        assert codes.is_verifier(cookie.value)
+        assert signin_codes.is_verifier(cookie.value)
     ask(client, user.email)
     verifier = client.cookies[COOKIE].value
     newest = IssuedToken.objects.all().latest("pk")
-    assert newest.browser_hash == codes.hash_verifier(verifier) != verifier
+    assert newest.browser_hash == signin_codes.hash_verifier(verifier) != verifier
 
 
 def test_bound_link_signs_in_the_browser_that_asked(settings, user, client):
@@ -528,4 +528,4 @@ def test_binding_cookie_not_made_by_the_app_is_replaced(settings, user, client):
     ask(client, user.email)
     verifier = client.cookies[COOKIE].value
     assert verifier != "chosen-by-someone-else"
-    assert link_row().browser_hash == codes.hash_verifier(verifier)
+    assert link_row().browser_hash == signin_codes.hash_verifier(verifier)

@@ -18,6 +18,10 @@ from django.utils.translation import gettext_lazy as _
 from ..models import EventType as Event
 from ..models import TokenEvent
 
+__all__ = [
+    "activity_report",
+]
+
 # The charted events: Okabe-Ito colours (safe for colour-blind readers) and a
 # dash pattern each, so that no series is told apart by colour alone.
 SERIES: list[tuple[str, Any, str, str]] = [

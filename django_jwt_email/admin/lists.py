@@ -25,6 +25,12 @@ from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+__all__ = [
+    "LargeTableAdmin",
+    "seconds_column",
+    "to_the_second",
+]
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise
 

@@ -23,6 +23,10 @@ from ..conf import app_settings
 from ..exceptions import Unavailable
 from ..http import bind_browser, client_of, no_store, safe_next, unavailable_page
 
+__all__ = [
+    "AdminRequestView",
+]
+
 
 class AdminRequestForm(forms.Form):
     email = forms.EmailField(max_length=254)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import addresses, audit, codes
+from .. import addresses, audit, signin_codes
 from ..clientinfo import Client
 from ..conf import app_settings
 from ..exceptions import BrowserMismatch, CodeInvalid
@@ -21,6 +21,11 @@ from ..models import IssuedToken
 from .refusals import about, audited
 from .sessions import Pair, issue_pair
 from .signin import SignIn, same_browser, sign_in_row
+
+__all__ = [
+    "code_pair",
+    "redeem_code",
+]
 
 
 def redeem_code(
@@ -58,7 +63,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
     one UPDATE counting the wrong code, one audit row) to one answer, CodeInvalid,
     so neither the answer nor its time tells which it was.
     """
-    typed = codes.hash_code(code)
+    typed = signin_codes.hash_code(code)
     cap = app_settings.CODE_MAX_ATTEMPTS
     # Links spent by wrong codes are still compared (and refused below), so that a
     # locked link takes the same path as a wrong code.
@@ -70,7 +75,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
     # without stopping at a match; a link at the cap matches nothing, even with
     # its right code (concurrent guesses may have counted it there).
     for row in outstanding.select_related("user"):
-        right = codes.matches(row.code_hash, typed)
+        right = signin_codes.matches(row.code_hash, typed)
         if right and row.code_attempts < cap:
             match = row
     if match is None:
@@ -81,7 +86,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
         # The right code, typed outside the browser a bound link was asked from:
         # not a guess, so not counted, and the one answer that differs, since
         # only who holds the code can get it. It still signs nobody in here.
-        mismatch = BrowserMismatch(codes.format_code(codes.derive_code(match.jti)))
+        mismatch = BrowserMismatch(signin_codes.format_code(signin_codes.derive_code(match.jti)))
         mismatch.detail = "This code was requested in another browser. Enter it there."
         audit.record(
             Event.REJECTED, client=client, jti=match.jti, user=match.user, reason=mismatch.reason

@@ -19,6 +19,12 @@ from ..conf import app_settings
 from ..models import EventType as Event
 from ..models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 
+__all__ = [
+    "cleanup_targets",
+    "delete_in_batches",
+    "record_rate_limited",
+]
+
 # --- limits --------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import addresses, audit, codes, emails, limits, tokens
+from .. import addresses, audit, emails, limits, signin_codes, tokens
 from ..accounts import email_of
 from ..adapter import get_adapter
 from ..clientinfo import Client
@@ -29,6 +29,19 @@ from ..models import IssuedToken
 from ..tokens import TokenKind
 from .refusals import about, audited, refusal, unique
 from .sessions import Pair, issue_pair, start_session
+
+__all__ = [
+    "SignIn",
+    "check_login",
+    "deliver",
+    "deliver_now",
+    "issue_login",
+    "redeem_login",
+    "request_link",
+    "send_login",
+    "sign_in_browser",
+    "sign_in_pair",
+]
 
 # --- request → issue → send ------------------------------------------------------
 
@@ -123,7 +136,7 @@ def issue_login(
         ip=client.ip,
         user_agent=client.user_agent[:255],
         next_url=next_url,
-        code_hash=codes.hash_code(codes.derive_code(token.jti)),
+        code_hash=signin_codes.hash_code(signin_codes.derive_code(token.jti)),
         browser_hash=browser_hash,
     )
     audit.record(Event.ISSUED, client=client, jti=token.jti, user=user)
@@ -148,7 +161,7 @@ def send_login(
             to=to,
             link=adapter.build_link(token.token, next_url),
             token=token.token,
-            code=codes.format_code(codes.derive_code(token.jti)),
+            code=signin_codes.format_code(signin_codes.derive_code(token.jti)),
             expires_at=token.expires_at,
             expires_minutes=max(1, round(tokens.ttl(TokenKind.LOGIN).total_seconds() / 60)),
             requested_at=requested_at,
@@ -256,8 +269,8 @@ def _login_row(
 
 def same_browser(row: IssuedToken, browser_verifier: str | None) -> bool:
     """Unbound links work anywhere; a bound one only with its binding cookie."""
-    return not row.browser_hash or codes.matches(
-        row.browser_hash, codes.hash_verifier(browser_verifier or "")
+    return not row.browser_hash or signin_codes.matches(
+        row.browser_hash, signin_codes.hash_verifier(browser_verifier or "")
     )
 
 
@@ -267,7 +280,7 @@ def _other_browser(row: IssuedToken) -> TokenError:
     error = refusal(row, timezone.now())
     if error is not None:
         return error
-    return BrowserMismatch(codes.format_code(codes.derive_code(row.jti)))
+    return BrowserMismatch(signin_codes.format_code(signin_codes.derive_code(row.jti)))
 
 
 def sign_in_row(row: IssuedToken, client: Client) -> Any:

@@ -4,6 +4,18 @@ A code is derived from the login token's ``jti`` with a key only the server
 holds (SECRET_KEY), so it is never stored in clear: the issued row keeps a
 keyed hash, and the relay page of a browser-bound link can show the code again
 from the token. Knowing a ``jti`` (it is in the audit log) does not give the
+
+__all__ = [
+    "derive_code",
+    "format_code",
+    "hash_code",
+    "hash_verifier",
+    "is_verifier",
+    "keyed_hash",
+    "matches",
+    "new_verifier",
+    "normalize_code",
+]
 code without the key.
 """
 

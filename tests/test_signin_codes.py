@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_jwt_email import codes, tokens
+from django_jwt_email import signin_codes, tokens
 from django_jwt_email.conf import DEFAULTS
 
 DEFAULT_ALPHABET = DEFAULTS["CODE_ALPHABET"]
 
 
 def test_code_default_is_eight_characters_of_an_unambiguous_alphabet():
-    code = codes.derive_code(tokens.new_id())
+    code = signin_codes.derive_code(tokens.new_id())
     assert len(code) == 8
     assert set(code) <= set(DEFAULT_ALPHABET)
     assert not set("01IO") & set(DEFAULT_ALPHABET)
@@ -24,26 +24,26 @@ def test_code_default_is_eight_characters_of_an_unambiguous_alphabet():
 
 def test_code_is_fixed_by_the_jti_and_differs_between_jtis():
     jti = tokens.new_id()
-    assert codes.derive_code(jti) == codes.derive_code(jti)
-    assert len({codes.derive_code(tokens.new_id()) for _ in range(50)}) == 50
+    assert signin_codes.derive_code(jti) == signin_codes.derive_code(jti)
+    assert len({signin_codes.derive_code(tokens.new_id()) for _ in range(50)}) == 50
 
 
 def test_code_needs_the_server_key(settings):
     jti = tokens.new_id()
-    code = codes.derive_code(jti)
+    code = signin_codes.derive_code(jti)
     settings.SECRET_KEY = "another-secret-" + "y" * 40
-    assert codes.derive_code(jti) != code
+    assert signin_codes.derive_code(jti) != code
 
 
 def test_code_honours_length_and_alphabet(settings):
     settings.JWT_EMAIL_CODE_LENGTH = 12
     settings.JWT_EMAIL_CODE_ALPHABET = "ABCDEFGHJKLMNPQR"
-    code = codes.derive_code(tokens.new_id())
+    code = signin_codes.derive_code(tokens.new_id())
     assert re.fullmatch(r"[A-HJ-NP-R]{12}", code)
 
 
 def test_code_uses_the_whole_alphabet():
-    seen = "".join(codes.derive_code(tokens.new_id()) for _ in range(500))
+    seen = "".join(signin_codes.derive_code(tokens.new_id()) for _ in range(500))
     assert set(seen) == set(DEFAULT_ALPHABET)
 
 
@@ -52,53 +52,53 @@ def test_code_uses_the_whole_alphabet():
     [("ABCDEFGH", "ABCD-EFGH"), ("ABCDEF", "ABC-DEF"), ("ABCDEFGHJ", "ABCDE-FGHJ")],
 )
 def test_code_is_shown_in_two_halves(code, shown):
-    assert codes.format_code(code) == shown
+    assert signin_codes.format_code(code) == shown
 
 
 @pytest.mark.parametrize(
     "typed", ["ABCD-EFGH", "abcd-efgh", " abcd efgh ", "ABCD\u2013EFGH", "AB.CD_EF/GH", "abcdefgh"]
 )
 def test_typed_code_ignores_case_and_separators(typed):
-    assert codes.normalize_code(typed) == "ABCDEFGH"
-    assert codes.hash_code(typed) == codes.hash_code("ABCDEFGH")
+    assert signin_codes.normalize_code(typed) == "ABCDEFGH"
+    assert signin_codes.hash_code(typed) == signin_codes.hash_code("ABCDEFGH")
 
 
 def test_code_hash_is_keyed_and_does_not_contain_the_code(settings):
-    stored = codes.hash_code("ABCDEFGH")
+    stored = signin_codes.hash_code("ABCDEFGH")
     assert "ABCDEFGH" not in stored.upper()
     assert stored != hashlib.sha256(b"ABCDEFGH").hexdigest()
     settings.SECRET_KEY = "another-secret-" + "y" * 40
-    assert codes.hash_code("ABCDEFGH") != stored
+    assert signin_codes.hash_code("ABCDEFGH") != stored
 
 
 def test_hashes_of_different_purposes_differ():
-    assert codes.keyed_hash("email", "x") != codes.keyed_hash("code", "x")
+    assert signin_codes.keyed_hash("email", "x") != signin_codes.keyed_hash("code", "x")
 
 
 def test_an_empty_stored_hash_matches_nothing():
-    assert not codes.matches("", "")
-    assert not codes.matches("", codes.hash_code(""))
-    assert codes.matches(codes.hash_code("ab"), codes.hash_code("AB"))
+    assert not signin_codes.matches("", "")
+    assert not signin_codes.matches("", signin_codes.hash_code(""))
+    assert signin_codes.matches(signin_codes.hash_code("ab"), signin_codes.hash_code("AB"))
 
 
 def test_verifier_is_random_and_recognised():
-    first, second = codes.new_verifier(), codes.new_verifier()
+    first, second = signin_codes.new_verifier(), signin_codes.new_verifier()
     assert first != second
-    assert codes.is_verifier(first)
-    assert not codes.is_verifier("")
-    assert not codes.is_verifier(None)
-    assert not codes.is_verifier("attacker-chosen")
-    assert not codes.is_verifier(first + "x")
+    assert signin_codes.is_verifier(first)
+    assert not signin_codes.is_verifier("")
+    assert not signin_codes.is_verifier(None)
+    assert not signin_codes.is_verifier("attacker-chosen")
+    assert not signin_codes.is_verifier(first + "x")
 
 
 def test_verifier_is_stored_as_its_sha256():
-    verifier = codes.new_verifier()
-    assert codes.hash_verifier(verifier) == hashlib.sha256(verifier.encode()).hexdigest()
+    verifier = signin_codes.new_verifier()
+    assert signin_codes.hash_verifier(verifier) == hashlib.sha256(verifier.encode()).hexdigest()
 
 
 @given(jti=st.text(min_size=1, max_size=64))
 def test_code_as_shown_and_typed_sloppily_hashes_as_issued(jti):
-    code = codes.derive_code(jti)
+    code = signin_codes.derive_code(jti)
     assert set(code) <= set(DEFAULT_ALPHABET)
-    sloppy = codes.format_code(code).lower().replace("-", " - ")
-    assert codes.hash_code(sloppy) == codes.hash_code(code)
+    sloppy = signin_codes.format_code(code).lower().replace("-", " - ")
+    assert signin_codes.hash_code(sloppy) == signin_codes.hash_code(code)

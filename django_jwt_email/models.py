@@ -347,8 +347,6 @@ class RevokedKind(models.TextChoices):
 class RevokedToken(models.Model):
     """The denylist: a revoked token (or, with kind "session", a whole ``sid``)."""
 
-    Kind = RevokedKind
-
     jti = models.CharField(_("jti or sid"), max_length=64)
     kind = models.CharField(max_length=16, choices=RevokedKind.choices)
     user = models.ForeignKey(
@@ -422,8 +420,6 @@ class EventType(models.TextChoices):
 
 class TokenEvent(models.Model):
     """The audit log. Append-only; holds a ``jti``, never a token."""
-
-    Event = EventType
 
     event = models.CharField(max_length=32, choices=EventType.choices)
     reason = models.CharField(max_length=64, blank=True)

@@ -32,6 +32,15 @@ from .conf import PREFIX, app_settings
 
 __all__ = ["DefaultAdapter", "get_adapter"]
 
+RATE_LIMITED_VIEWS = {
+    "django_jwt_email:request": "request_ip",
+    "django_jwt_email:admin_request": "request_ip",
+    "django_jwt_email:verify": "verify_ip",
+    "django_jwt_email:token": "token_ip",
+    "django_jwt_email:code": "code_ip",
+    "django_jwt_email:refresh": "refresh_ip",
+}
+
 
 class DefaultAdapter:
     """Every decision a site may change, with the package's own answer."""
@@ -95,7 +104,15 @@ class DefaultAdapter:
         Default: ACCESS_TOKEN_SCOPES."""
         return list(app_settings.ACCESS_TOKEN_SCOPES)
 
-    # --- who is asking -----------------------------------------------------------
+    # --- who is asking, and how often -------------------------------------------
+
+    def rate_limited_views(self) -> dict[str, str]:
+        """The POST views ``RateLimitMiddleware`` counts per client IP, by URL name
+        (``"namespace:name"``), with their ``RATE_LIMITS`` group. A view of yours that
+        emails sign-in links joins ``"request_ip"`` (so it is no second budget for
+        mail bombing); one that redeems tokens joins a group of its own, and its 400
+        answers count as failed verifications."""
+        return dict(RATE_LIMITED_VIEWS)
 
     def client_ip(self, request: HttpRequest) -> str | None:
         """The client's IP, for the rate limits and the audit log. Default: the last

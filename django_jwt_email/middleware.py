@@ -33,20 +33,10 @@ __all__ = [
 
 logger = logging.getLogger("django_jwt_email")
 
-#: URL names ("app_name:url_name") of the views that email a sign-in link. They
-#: share the ``request_ip`` bucket, so a second way to ask (e.g. an admin page)
-#: does not double anyone's budget (``request_email`` is counted by the service,
-#: for every caller). Extend it with ``add()``.
-REQUEST_URL_NAMES: set[str] = {"django_jwt_email:request", "django_jwt_email:admin_request"}
-
-#: URL names of the views that redeem or refresh a token, with their per-IP group.
-#: A 400 from any of them is a failed verification, counted in ``failed_ip``.
-REDEEM_GROUPS: dict[str, str] = {
-    "django_jwt_email:verify": "verify_ip",
-    "django_jwt_email:token": "token_ip",
-    "django_jwt_email:code": "code_ip",
-    "django_jwt_email:refresh": "refresh_ip",
-}
+#: The group of the views that email a sign-in link: they share it, so a second way
+#: to ask (an admin page, say) does not double anyone's budget. Every other group
+#: is a redeeming view's, whose 400s are failed verifications (``failed_ip``).
+LINK_REQUEST_GROUP = "request_ip"
 
 #: URL names answered with an HTML page when limited (others negotiate on Accept).
 HTML_URL_NAMES: set[str] = {"django_jwt_email:verify"}
@@ -99,11 +89,12 @@ def url_name(request: HttpRequest) -> str:
 
 
 def guarded_url_name(request: HttpRequest) -> str | None:
-    """The app URL name of a POST this middleware guards, or None to let it through."""
+    """The URL name of a POST this middleware guards (one the adapter's
+    ``rate_limited_views()`` names), or None to let it through."""
     if request.method != "POST" or not ratelimit_setting("RATELIMIT_ENABLE"):
         return None
     name = url_name(request)
-    return name if name in REQUEST_URL_NAMES or name in REDEEM_GROUPS else None
+    return name if name in get_adapter().rate_limited_views() else None
 
 
 def check(name: str, request: HttpRequest) -> limits.Reservation | None:
@@ -113,13 +104,15 @@ def check(name: str, request: HttpRequest) -> limits.Reservation | None:
     does not also spend its per-endpoint budget. A redeeming request returns its
     failed-verification reservation, for the caller to give back or keep.
     """
-    bucket = limits.ip_bucket(get_adapter().client_ip(request))
-    if name in REQUEST_URL_NAMES:
-        limits.count("request_ip", bucket)
+    adapter = get_adapter()
+    group = adapter.rate_limited_views()[name]
+    bucket = limits.ip_bucket(adapter.client_ip(request))
+    if group == LINK_REQUEST_GROUP:
+        limits.count(group, bucket)
         return None
     reservation = limits.reserve_failure(bucket)
     try:
-        limits.count(REDEEM_GROUPS[name], bucket)
+        limits.count(group, bucket)
     except limits.Refused:
         reservation.release()
         raise

@@ -65,6 +65,10 @@ class SiteAdapter(DefaultAdapter):
         CALLS.append("scopes_for")
         return ["api", "admin"] if user.is_staff else ["api"]
 
+    def rate_limited_views(self):
+        CALLS.append("rate_limited_views")
+        return {**super().rate_limited_views(), "email_link": "request_ip"}
+
     def client_ip(self, request):
         CALLS.append("client_ip")
         return request.META.get("HTTP_X_CLIENT_IP") or super().client_ip(request)
@@ -84,8 +88,8 @@ def claims_of(token):
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def ask(api_client, email, **headers):
-    return api_client.post("/auth/request/", {"email": email}, format="json", **headers)
+def ask(client, email, **headers):
+    return client.post("/auth/request/", {"email": email}, **headers)
 
 
 def test_the_default_adapter_is_the_documented_behaviour(user):
@@ -192,3 +196,13 @@ def test_an_adapter_that_cannot_be_imported_is_named_by_a_check(settings):
     assert len(errors) == 1
     assert "'mysite.adapters.Missing'" in errors[0].msg
     assert errors[0].id == "django_jwt_email.E002"
+
+
+def test_a_sites_own_link_view_shares_the_request_ip_budget(site_adapter, rates, user):
+    rates(request_ip="2/h")
+    browser = Client()
+    assert browser.post("/email-link/", {"email": user.email}).status_code == 200
+    assert ask(browser, user.email).status_code == 202  # the app's own view: the same bucket
+    refused = browser.post("/email-link/", {"email": user.email})
+    assert refused.status_code == 429
+    assert refused["Retry-After"].isdigit()

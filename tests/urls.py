@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/admin-only/", views.AdminScopeView.as_view()),
     path("home/", lambda request: HttpResponse(f"home {request.user}")),
     path("account/email/", views.change_email),
+    path("email-link/", views.email_link, name="email_link"),
 ]

@@ -5,7 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_jwt_email.authentication import JWTEmailAuthentication
+from django_jwt_email.http import client_of
 from django_jwt_email.permissions import HasScope
+from django_jwt_email.services import request_link
 
 
 class MeView(APIView):
@@ -41,3 +43,10 @@ def change_email(request: HttpRequest) -> HttpResponse:
     request.user.email = request.POST["email"]
     request.user.save()
     return HttpResponse("changed")
+
+
+@require_POST
+def email_link(request: HttpRequest) -> HttpResponse:
+    """A site's own view that emails a sign-in link (as a marketing page might)."""
+    request_link(request.POST["email"], client=client_of(request))
+    return HttpResponse("sent")

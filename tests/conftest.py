@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,10 +12,9 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from django_jwt_email import tokens
+from tests.servers import REDIS_URL
 
 KEY_DIR = Path(__file__).parent / "keys"
-#: The Redis of the ``redis`` and ``celery`` tests (CI sets it; the machine's by default).
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ so that runs never share counters), an SQLite file database at
 
 import os
 
+from tests.servers import REDIS_URL
 from tests.settings import *  # noqa: F403
 
 DATABASES = {
@@ -18,7 +19,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "limits": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ["RATELIMIT_TEST_PREFIX"],
     },
 }

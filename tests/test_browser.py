@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, wait_until_up
 
 pytestmark = pytest.mark.browser
 
@@ -49,12 +48,6 @@ CSRF_NULL_ORIGIN = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run(
         [sys.executable, str(MANAGE), *args],
@@ -64,20 +57,6 @@ def manage(env: dict[str, str], *args: str) -> None:
         capture_output=True,
         timeout=120,
     )
-
-
-def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the example site exited: {server.stdout.read()}")  # type: ignore[union-attr]
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the example site did not answer at {url}")
 
 
 @pytest.fixture

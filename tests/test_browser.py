@@ -84,16 +84,19 @@ def site(tmp_path) -> Iterator[str]:
     manage(env, "migrate", "--noinput")
     # No password: this staff user signs in by link only.
     manage(env, "createsuperuser", "--noinput", "--username", "boss", "--email", STAFF)
-    server = subprocess.Popen(
-        [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # The server's output goes to a file: a pipe nobody reads would fill up and
+    # stall the server, and would be left open (a ResourceWarning, an error here).
+    log = home / "runserver.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        wait_until_up(f"{base}/", server)
+        wait_until_up(f"{base}/", server, log)
         yield base
     finally:
         server.terminate()

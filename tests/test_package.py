@@ -10,6 +10,7 @@ runs in CI's package step, once, not in ``make test`` or per tox environment.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -39,11 +40,19 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> Path:
     """The sdist and the wheel, built as a package index would get them."""
+    # From a copy of the files git tracks: the checkout's own build leftovers (an
+    # egg-info's SOURCES.txt from `pip install -e .`) would otherwise add files
+    # that the package-data patterns miss.
+    source = tmp_path_factory.mktemp("source")
+    for name in run("git", "ls-files", "-z", cwd=ROOT).split("\0"):
+        if name and (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     # Without --no-isolation: the build backend comes from a fresh environment, as
     # on a publisher's machine. The wheel is built from the sdist, so a file the
     # sdist forgets is missing from the wheel too.
-    run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=out)
+    run(sys.executable, "-m", "build", "--outdir", out, source, cwd=out)
     return out
 
 

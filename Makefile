@@ -55,7 +55,7 @@ test: $(INSTALLED)
 # The documentation site, offline and strict: a warning (a broken reference, a
 # missing page) fails the build. Open docs/_build/html/index.html.
 docs: $(INSTALLED)
-	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
 # Every check runs, even after a failure, so one run shows all the problems.
 lint: $(INSTALLED)

@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-dev
 MANAGE := $(BIN)/python example_project/manage.py
 DEV_KEY := example_project/dev-signing-key.pem
-# Tests that need PostgreSQL, Redis, Celery or Chromium run in CI (.ci/run).
-NO_SERVICES := not postgres and not redis and not celery and not browser
+# Tests that need PostgreSQL, Redis, Celery or Chromium, and the package test
+# (build, install into a fresh virtualenv), run in CI (.ci/run).
+NO_SERVICES := not postgres and not redis and not celery and not browser and not package
 
 .PHONY: help install demo test lint docs coverage
 

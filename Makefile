@@ -1,8 +1,8 @@
 # The two commands: `make demo` (the example site on http://127.0.0.1:8000)
 # and `make test` (the suite without external services). Both work on a fresh
 # clone: they create .venv with the default python3 and install the package
-# with its dev extra and the example site's requirements, again only when
-# pyproject.toml or example_project/requirements.txt changes.
+# with its dev dependency group (PEP 735; pip 25.1 or newer) and the example site's
+# requirements, again only when pyproject.toml or example_project/requirements.txt changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,23 +11,24 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-dev
 MANAGE := $(BIN)/python example_project/manage.py
 DEV_KEY := example_project/dev-signing-key.pem
-# Tests that need PostgreSQL, Redis, Celery, Chromium or a running example site
-# run in CI (.ci/run).
-NO_SERVICES := not postgres and not redis and not celery and not browser and not walkthrough
+# Tests that need PostgreSQL, Redis, Celery, Chromium or a running example site, and
+# the package test (build, install into a fresh virtualenv), run in CI (.ci/run).
+NO_SERVICES := not postgres and not redis and not celery and not browser and not walkthrough and not package
 
-.PHONY: help install demo test lint
+.PHONY: help install demo test lint docs coverage
 
 help:
 	@echo "make demo   run the example site on http://127.0.0.1:8000 (sign in via /signin/, emails in /outbox/)"
 	@echo "make test   run the test suite without external services"
 	@echo "make lint   ruff, ruff format --check, mypy, import-linter layers, makemigrations --check"
+	@echo "make docs   build the documentation site into docs/_build/html (warnings fail)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): pyproject.toml example_project/requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]" -r example_project/requirements.txt
+	$(BIN)/python -m pip install --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install -e . --group dev -r example_project/requirements.txt
 	touch $@
 
 install: $(INSTALLED)
@@ -44,8 +45,18 @@ demo: $(INSTALLED) $(DEV_KEY)
 	@echo
 	$(MANAGE) runserver 127.0.0.1:8000
 
+# Branch coverage of the package, reported at the end (coverage.py settings in
+# pyproject.toml). CI combines this run's data with the service tests' own.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -m "$(NO_SERVICES)"
+	$(BIN)/python -m coverage erase
+	$(BIN)/python -m coverage run -m pytest -m "$(NO_SERVICES)"
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report
+
+# The documentation site, offline and strict: a warning (a broken reference, a
+# missing page) fails the build. Open docs/_build/html/index.html.
+docs: $(INSTALLED)
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs docs/_build/html
 
 # Every check runs, even after a failure, so one run shows all the problems.
 lint: $(INSTALLED)

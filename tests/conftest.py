@@ -24,12 +24,46 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
+import django_jwt_email
 from django_jwt_email import tokens
+from tests.servers import REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_DIR = Path(__file__).parent / "keys"
-#: The Redis of the ``redis`` and ``celery`` tests (CI sets it; the machine's by default).
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(django_jwt_email.__file__).resolve().parent
+#: The markers of tests that need a service (or the network): deselected by make test.
+SERVICE_MARKERS = ("postgres", "redis", "celery", "browser", "package")
+_skipped_service_tests: list[str] = []
+
+
+def pytest_report_header(config):
+    return f"django_jwt_email {django_jwt_email.__version__} from {PACKAGE}"
+
+
+def pytest_configure(config):
+    # tox sets it: the suite must test the installed wheel, not the checkout.
+    if os.environ.get("JWT_EMAIL_TEST_INSTALLED") and PACKAGE == ROOT / "django_jwt_email":
+        raise pytest.UsageError(f"django_jwt_email was imported from the checkout ({PACKAGE})")
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and any(marker in report.keywords for marker in SERVICE_MARKERS):
+        _skipped_service_tests.append(f"{report.nodeid}: {report.longrepr[-1]}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI a skipped service test fails the run: a service that is down, or a
+    marker on a test that cannot run there, must not pass as green."""
+    if os.environ.get("CI") and _skipped_service_tests and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("CI") and _skipped_service_tests:
+        terminalreporter.section("service tests skipped under CI (this fails the run)", red=True)
+        for line in _skipped_service_tests:
+            terminalreporter.line(line)
 
 
 @pytest.fixture(autouse=True)

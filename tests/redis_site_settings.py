@@ -10,6 +10,7 @@ for ``failed_ip``.
 
 import os
 
+from tests.servers import REDIS_URL
 from tests.settings import *  # noqa: F403
 
 DATABASES = {
@@ -19,7 +20,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "limits": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ["RATELIMIT_TEST_PREFIX"],
     },
 }

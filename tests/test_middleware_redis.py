@@ -10,11 +10,9 @@ failed-verification limit allows.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -22,19 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import REDIS_URL, free_port, wait_until_up
+
 pytestmark = pytest.mark.redis
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 LIMIT = 4
 FAILED_LIMIT = 10
 BURST = 40
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def post_json(port: int, path: str, body: dict) -> tuple[int, dict, dict]:
@@ -49,20 +42,6 @@ def post_json(port: int, path: str, body: dict) -> tuple[int, dict, dict]:
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read())
-
-
-def wait_until_up(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server on {port} exited:\n{log.read_text()}")
-        try:
-            url = f"http://127.0.0.1:{port}/auth/.well-known/jwks.json"
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"server on {port} did not answer in 30 s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -100,7 +79,7 @@ def two_servers(redis_client, tmp_path):
                 )
             servers.append((port, process, log))
         for port, process, log in servers:
-            wait_until_up(port, process, log)
+            wait_until_up(f"http://127.0.0.1:{port}/auth/.well-known/jwks.json", process, log)
         yield [port for port, _, _ in servers]
     finally:
         for _, process, _ in servers:

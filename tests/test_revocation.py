@@ -4,10 +4,8 @@
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,9 +18,9 @@ from django.utils import timezone
 
 from django_jwt_email import revocation, services
 from django_jwt_email.models import RevokedToken
+from tests.servers import REDIS_URL, free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def bearer(access):
@@ -103,12 +101,6 @@ def test_marks_go_to_the_configured_revocation_cache(pair, api_client, settings)
 # --- across processes, through Redis ------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def call(port, method, path, body=None, access=None):
     headers = {"Content-Type": "application/json"}
     if access:
@@ -185,19 +177,10 @@ class Site:
                     stderr=subprocess.STDOUT,
                 )
             )
-        for port in ports:
-            self.wait_until_up(port)
+        for port, process, log in zip(ports, self.processes, self.logs):
+            url = f"http://127.0.0.1:{port}/auth/.well-known/jwks.json"
+            wait_until_up(url, process, Path(log.name))
         return ports
-
-    def wait_until_up(self, port):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if call(port, "GET", "/auth/.well-known/jwks.json")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError(f"the server on port {port} did not start")
 
     def new_token(self):
         """The token of the one email written since the last call."""

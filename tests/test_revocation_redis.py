@@ -6,7 +6,6 @@ thread with its own cache object) marks is refused at once, and that marks lost
 from Redis are reloaded from the database.
 """
 
-import os
 import threading
 import uuid
 from datetime import timedelta
@@ -17,10 +16,9 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from django_jwt_email import revocation, tokens
+from tests.servers import REDIS_URL
 
 pytestmark = pytest.mark.redis
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture

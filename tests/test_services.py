@@ -238,19 +238,40 @@ def test_check_login_consumes_nothing_and_records_nothing(user, request_link):
     assert TokenEvent.objects.count() == before
 
 
-def test_sign_up_refused_when_the_account_cannot_be_created(settings, api_client, mailoutbox):
-    """An address too long for the username column of the default User model."""
-    settings.JWT_EMAIL_CREATE_USERS = True
-    address = "a" * 140 + "@example.com"  # 152 characters; username holds 150
-    api_client.post("/auth/request/", {"email": address}, format="json")
+def assert_sign_up_refused(api_client, mailoutbox, address):
+    """The sign-up link of ``address`` is refused at redemption, and nothing is left."""
     from tests.conftest import token_of
 
+    User = get_user_model()
+    before = User.objects.count()
+    api_client.post("/auth/request/", {"email": address}, format="json")
     response = api_client.post("/auth/token/", {"token": token_of(mailoutbox[0])}, format="json")
-    if connection.vendor == "sqlite":  # SQLite does not enforce VARCHAR lengths
-        assert response.status_code == 200
-    else:
-        assert response.json()["code"] == "invalid_token"
-        assert TokenEvent.objects.filter(reason="signup_failed").exists()
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The token is invalid.", "code": "invalid_token"}
+    assert TokenEvent.objects.filter(event="rejected", reason="signup_failed").count() == 1
+    assert User.objects.count() == before
+    assert not User.objects.filter(email=address).exists()
+
+
+def test_sign_up_refused_when_the_username_is_taken_by_another_address(
+    settings, api_client, mailoutbox, user_factory
+):
+    """The new account's username (the address) belongs to an account of another
+    address: the unique username refuses the account, and the link with it."""
+    settings.JWT_EMAIL_CREATE_USERS = True
+    user_factory("owner@example.com", username="newcomer@example.com")
+    assert_sign_up_refused(api_client, mailoutbox, "newcomer@example.com")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sign_up_refused_when_the_address_is_too_long_for_the_user_model(
+    postgres, settings, api_client, mailoutbox
+):
+    """An address too long for the default User's username column (150 characters):
+    PostgreSQL enforces VARCHAR lengths (SQLite does not, hence the marker)."""
+    settings.JWT_EMAIL_CREATE_USERS = True
+    assert_sign_up_refused(api_client, mailoutbox, "a" * 140 + "@example.com")
 
 
 # --- concurrency, for real, on PostgreSQL -----------------------------------------

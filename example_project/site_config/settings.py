@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 import django
 from django.core.exceptions import ImproperlyConfigured
 
+import django_jwt_email
+
 BASE_DIR = Path(__file__).resolve().parent.parent  # example_project/
 
 
@@ -213,7 +215,7 @@ REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "django-jwt-email example site",
     "DESCRIPTION": "Passwordless sign-in by emailed links carried by signed JWTs.",
-    "VERSION": "0.1.0",
+    "VERSION": django_jwt_email.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     # The API page (api/docs/) loads Redoc from this site, never from a CDN.
     "REDOC_DIST": "SIDECAR",

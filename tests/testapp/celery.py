@@ -6,12 +6,12 @@ A site does the same in its own ``celery.py``; the app's task is a
 ``shared_task``, so it binds to whichever app is current.
 """
 
-import os
 import uuid
 
 from celery import Celery
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.servers import REDIS_URL
+
 KEY_PREFIX = f"jwt-email-celery-test-{uuid.uuid4().hex}:"
 
 

@@ -9,6 +9,7 @@ in each process instead: the control case that must fail to share them.
 
 import os
 
+from tests.servers import REDIS_URL
 from tests.settings import *  # noqa: F403
 
 DATABASES = {
@@ -19,7 +20,7 @@ EMAIL_FILE_PATH = os.environ["REVOCATION_TEST_MAIL_DIR"]
 
 _shared = {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "LOCATION": REDIS_URL,
     "KEY_PREFIX": os.environ["REVOCATION_TEST_PREFIX"],
 }
 _local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -244,12 +244,22 @@ def user_factory(db):
 
     def make(email: str | None = None, **extra):
         n = next(counter)
-        email = email or f"user{n}@example.com"
-        return get_user_model().objects.create_user(
-            username=extra.pop("username", f"user{n}"), email=email, **extra
-        )
+        user_model = get_user_model()
+        fields = {user_model.get_email_field_name(): email or f"user{n}@example.com"}
+        # The default User also has a username; an email-only model has none.
+        if user_model.USERNAME_FIELD not in fields:
+            fields[user_model.USERNAME_FIELD] = extra.pop("username", f"user{n}")
+        return user_model._default_manager.create_user(**fields, **extra)
 
     return make
+
+
+@pytest.fixture
+def default_user_model(settings):
+    """Skip the test, saying why, under a custom user model (tests/settings_email_user.py):
+    for the few tests about Django's own ``User`` rather than about the flows."""
+    if settings.AUTH_USER_MODEL != "auth.User":
+        pytest.skip(f"about Django's default User; the user model is {settings.AUTH_USER_MODEL}")
 
 
 @pytest.fixture

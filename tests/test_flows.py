@@ -315,7 +315,7 @@ def test_browser_sign_in(user, request_link, client):
     response = client.post("/auth/verify/", {"token": token})
     assert response.status_code == 302
     assert response["Location"] == "/home/"
-    assert client.get("/home/").content == b"home user1"
+    assert client.get("/home/").content == f"home {user}".encode()
     assert events() == [("issued", ""), ("email_sent", ""), ("verified", "")]
 
 
@@ -613,10 +613,10 @@ def test_browser_session_logout_needs_csrf(user, request_link):
     token = request_link(user.email)
     csrf = str(browser.get("/auth/verify/", {"token": token}).context["csrf_token"])
     browser.post("/auth/verify/", {"token": token, "csrfmiddlewaretoken": csrf})
-    assert browser.get("/home/").content == b"home user1"
+    assert browser.get("/home/").content == f"home {user}".encode()
 
     assert browser.post("/auth/logout/").status_code == 403
-    assert browser.get("/home/").content == b"home user1"
+    assert browser.get("/home/").content == f"home {user}".encode()
 
     csrf = browser.cookies["csrftoken"].value
     response = browser.post("/auth/logout/", HTTP_X_CSRFTOKEN=csrf)

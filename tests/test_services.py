@@ -235,6 +235,7 @@ def test_check_login_consumes_nothing_and_records_nothing(user, request_link):
     assert TokenEvent.objects.count() == before
 
 
+@pytest.mark.usefixtures("default_user_model")
 def test_sign_up_refused_when_the_account_cannot_be_created(settings, api_client, mailoutbox):
     """An address too long for the username column of the default User model."""
     settings.JWT_EMAIL_CREATE_USERS = True

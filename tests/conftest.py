@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -24,6 +24,10 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from django_jwt_email import tokens
+from django_jwt_email.testing import SignInEmail, sign_in_email, token_pair
+
+# pytester: tests/test_pytest_plugin.py runs a site's tests in a pytest of their own.
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_DIR = Path(__file__).parent / "keys"
@@ -272,20 +276,22 @@ def api_client():
     return APIClient()
 
 
+#: A link to the app's own verify page (LINK_URL unset).
 LINK = re.compile(r"https?://\S+/auth/verify/\?token=[\w.\-%]+")
-CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
 
 
 def link_of(message) -> str:
-    return LINK.search(message.body).group(0)
+    return SignInEmail.from_message(message).link
 
 
 def token_of(message) -> str:
-    return parse_qs(urlsplit(link_of(message)).query)["token"][0]
+    return SignInEmail.from_message(message).token
 
 
 def code_of(message) -> str:
-    return CODE.search(message.body).group(1)
+    code = SignInEmail.from_message(message).code
+    assert code is not None, "the email carries no code"
+    return code
 
 
 @pytest.fixture
@@ -295,18 +301,16 @@ def request_link(api_client, mailoutbox):
     def ask(email: str, **extra) -> str:
         response = api_client.post("/auth/request/", {"email": email, **extra}, format="json")
         assert response.status_code == 202, response.content
-        return token_of(mailoutbox[-1])
+        return sign_in_email(mailoutbox).token
 
     return ask
 
 
 @pytest.fixture
-def pair(user, request_link, api_client):
-    """An access/refresh pair for ``user``, through the real endpoints."""
-    token = request_link(user.email)
-    response = api_client.post("/auth/token/", {"token": token}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
+def pair(user):
+    """An access/refresh pair of a new sign-in session of ``user``, as ``auth/token/``
+    gives it (``django_jwt_email.testing.token_pair``)."""
+    return token_pair(user)
 
 
 def answer(response) -> bytes:

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
+from django_jwt_email.testing import bearer
 from tests.conftest import answer, code_of, link_of, token_of
 
 pytestmark = pytest.mark.django_db
@@ -21,10 +22,6 @@ def events(*names):
     if names:
         rows = rows.filter(event__in=names)
     return list(rows.values_list("event", "reason"))
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 # --- request → issue → send ----------------------------------------------------------

@@ -6,12 +6,9 @@ from django.core import serializers
 from django.db import connection
 
 from django_jwt_email.models import IssuedToken, RevokedToken, TokenEvent
+from django_jwt_email.testing import bearer
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 def test_deactivating_a_user_revokes_sessions_and_pending_links(

@@ -20,13 +20,10 @@ from django.utils import timezone
 
 from django_jwt_email import revocation, services
 from django_jwt_email.models import RevokedToken
+from django_jwt_email.testing import bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 # --- in one process ------------------------------------------------------------------

@@ -15,16 +15,13 @@ from rest_framework.test import APIClient
 
 from django_jwt_email import services, signals
 from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
+from django_jwt_email.testing import bearer
 
 pytestmark = pytest.mark.django_db
 
 
 def claims_of(token):
     return jwt.decode(token, options={"verify_signature": False})
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 def refresh_with(api_client, refresh_token):

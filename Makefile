@@ -20,7 +20,7 @@ NO_SERVICES := not postgres and not redis and not celery and not browser and not
 help:
 	@echo "make demo   run the example site on http://127.0.0.1:8000 (sign in via /signin/, emails in /outbox/)"
 	@echo "make test   run the test suite without external services"
-	@echo "make lint   ruff, ruff format --check, mypy, import-linter layers, makemigrations --check"
+	@echo "make lint   ruff, ruff format --check, mypy, import-linter layers, makemigrations --check (both user models)"
 	@echo "make docs   build the documentation site into docs/_build/html (warnings fail)"
 
 $(BIN)/python:
@@ -65,7 +65,8 @@ lint: $(INSTALLED)
 	             "$(BIN)/ruff format --check ." \
 	             "$(BIN)/mypy django_jwt_email" \
 	             "$(BIN)/lint-imports" \
-	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings"; do \
+	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings" \
+	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings_email_user"; do \
 		echo "$$check"; $$check || { status=1; echo "^^^ FAILED: $$check"; }; \
 	done; \
 	exit $$status

@@ -70,9 +70,9 @@ unset REDIS_URL
 "$PY" example_project/manage.py migrate --noinput >/dev/null
 ACCESS=$("$PY" example_project/manage.py shell -c '
 from django.contrib.auth import get_user_model
-from django_jwt_email import services
+from django_jwt_email.testing import token_pair
 user = get_user_model().objects.create_user(username="fuzz", email="fuzz@example.com")
-print(services.issue_pair(user, client=services.Client("127.0.0.1")).access.token)
+print(token_pair(user)["access"])
 ' | tail -n 1)
 
 "$VENV/bin/gunicorn" site_config.wsgi:application --bind "127.0.0.1:$PORT" \

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -26,14 +26,17 @@ from rest_framework.test import APIClient
 
 import django_jwt_email
 from django_jwt_email import tokens
+from django_jwt_email.testing import SignInEmail, sign_in_email, token_pair
 from tests.servers import REDIS_URL
+
+# pytester: tests/test_pytest_plugin.py runs a site's tests in a pytest of their own.
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_DIR = Path(__file__).parent / "keys"
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(django_jwt_email.__file__).resolve().parent
 #: The markers of tests that need a service (or the network): deselected by make test.
-SERVICE_MARKERS = ("postgres", "redis", "celery", "browser", "package")
+SERVICE_MARKERS = ("postgres", "redis", "celery", "browser", "walkthrough", "package")
 _skipped_service_tests: list[str] = []
 
 
@@ -333,12 +336,22 @@ def user_factory(db):
 
     def make(email: str | None = None, **extra):
         n = next(counter)
-        email = email or f"user{n}@example.com"
-        return get_user_model().objects.create_user(
-            username=extra.pop("username", f"user{n}"), email=email, **extra
-        )
+        user_model = get_user_model()
+        fields = {user_model.get_email_field_name(): email or f"user{n}@example.com"}
+        # The default User also has a username; an email-only model has none.
+        if user_model.USERNAME_FIELD not in fields:
+            fields[user_model.USERNAME_FIELD] = extra.pop("username", f"user{n}")
+        return user_model._default_manager.create_user(**fields, **extra)
 
     return make
+
+
+@pytest.fixture
+def default_user_model(settings):
+    """Skip the test, saying why, under a custom user model (tests/settings_email_user.py):
+    for the few tests about Django's own ``User`` rather than about the flows."""
+    if settings.AUTH_USER_MODEL != "auth.User":
+        pytest.skip(f"about Django's default User; the user model is {settings.AUTH_USER_MODEL}")
 
 
 @pytest.fixture
@@ -351,20 +364,22 @@ def api_client():
     return APIClient()
 
 
+#: A link to the app's own verify page (LINK_URL unset).
 LINK = re.compile(r"https?://\S+/auth/verify/\?token=[\w.\-%]+")
-CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
 
 
 def link_of(message) -> str:
-    return LINK.search(message.body).group(0)
+    return SignInEmail.from_message(message).link
 
 
 def token_of(message) -> str:
-    return parse_qs(urlsplit(link_of(message)).query)["token"][0]
+    return SignInEmail.from_message(message).token
 
 
 def code_of(message) -> str:
-    return CODE.search(message.body).group(1)
+    code = SignInEmail.from_message(message).code
+    assert code is not None, "the email carries no code"
+    return code
 
 
 @pytest.fixture
@@ -374,18 +389,16 @@ def request_link(api_client, mailoutbox):
     def ask(email: str, **extra) -> str:
         response = api_client.post("/auth/request/", {"email": email, **extra}, format="json")
         assert response.status_code == 202, response.content
-        return token_of(mailoutbox[-1])
+        return sign_in_email(mailoutbox).token
 
     return ask
 
 
 @pytest.fixture
-def pair(user, request_link, api_client):
-    """An access/refresh pair for ``user``, through the real endpoints."""
-    token = request_link(user.email)
-    response = api_client.post("/auth/token/", {"token": token}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
+def pair(user):
+    """An access/refresh pair of a new sign-in session of ``user``, as ``auth/token/``
+    gives it (``django_jwt_email.testing.token_pair``)."""
+    return token_pair(user)
 
 
 def answer(response) -> bytes:

@@ -54,7 +54,7 @@ def test_get_or_create_account_creates_once(db):
     again = accounts.get_or_create_account("NEW@example.com")
     assert first == again
     assert get_user_model().objects.get().email == "new@example.com"
-    assert first.username == "new@example.com"
+    assert first.get_username() == "new@example.com"
 
 
 def test_email_of_reads_the_models_email_field(user):

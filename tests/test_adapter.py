@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 SENT: list = []
 CALLS: list[str] = []
+CREATED: list = []
 
 
 class SiteAdapter(DefaultAdapter):
@@ -37,8 +38,7 @@ class SiteAdapter(DefaultAdapter):
     def create_user(self, email):
         CALLS.append("create_user")
         user = super().create_user(email)
-        user.first_name = "New"
-        user.save(update_fields=["first_name"])
+        CREATED.append(user)  # a profile row of the site's, say
         return user
 
     def build_link(self, token, next_url=""):
@@ -77,11 +77,11 @@ class SiteAdapter(DefaultAdapter):
 @pytest.fixture
 def site_adapter(settings):
     settings.JWT_EMAIL_ADAPTER = "tests.test_adapter.SiteAdapter"
-    SENT.clear()
-    CALLS.clear()
+    for made in (SENT, CALLS, CREATED):
+        made.clear()
     yield
-    SENT.clear()
-    CALLS.clear()
+    for made in (SENT, CALLS, CREATED):
+        made.clear()
 
 
 def claims_of(token):
@@ -148,7 +148,7 @@ def test_a_site_adapter_creates_accounts_and_sends_browsers_on(site_adapter, set
     assert response.status_code == 302
     assert response["Location"] == "/welcome/"
     user = get_user_model().objects.get(email="newcomer@example.com")
-    assert user.first_name == "New"
+    assert CREATED == [user]
     assert SignInSession.objects.get().session_key  # a browser session was recorded
 
 

@@ -8,12 +8,9 @@ from django.core.cache import cache
 
 from django_jwt_email import tokens
 from django_jwt_email.models import TokenEvent
+from django_jwt_email.testing import bearer
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 def assert_refused(response, code):

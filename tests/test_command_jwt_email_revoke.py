@@ -8,12 +8,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from django_jwt_email.models import IssuedToken, RevokedToken
+from django_jwt_email.testing import bearer
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 def revoke(*args):

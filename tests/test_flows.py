@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
+from django_jwt_email.testing import bearer
 from tests.conftest import answer, code_of, link_of, token_of
 
 pytestmark = pytest.mark.django_db
@@ -21,10 +22,6 @@ def events(*names):
     if names:
         rows = rows.filter(event__in=names)
     return list(rows.values_list("event", "reason"))
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 # --- request → issue → send ----------------------------------------------------------
@@ -315,7 +312,7 @@ def test_browser_sign_in(user, request_link, client):
     response = client.post("/auth/verify/", {"token": token})
     assert response.status_code == 302
     assert response["Location"] == "/home/"
-    assert client.get("/home/").content == b"home user1"
+    assert client.get("/home/").content == f"home {user}".encode()
     assert events() == [("issued", ""), ("email_sent", ""), ("verified", "")]
 
 
@@ -613,10 +610,10 @@ def test_browser_session_logout_needs_csrf(user, request_link):
     token = request_link(user.email)
     csrf = str(browser.get("/auth/verify/", {"token": token}).context["csrf_token"])
     browser.post("/auth/verify/", {"token": token, "csrfmiddlewaretoken": csrf})
-    assert browser.get("/home/").content == b"home user1"
+    assert browser.get("/home/").content == f"home {user}".encode()
 
     assert browser.post("/auth/logout/").status_code == 403
-    assert browser.get("/home/").content == b"home user1"
+    assert browser.get("/home/").content == f"home {user}".encode()
 
     csrf = browser.cookies["csrftoken"].value
     response = browser.post("/auth/logout/", HTTP_X_CSRFTOKEN=csrf)

@@ -108,7 +108,7 @@ def test_code_signs_the_browser_in(user, client):
     assert response.status_code == 302
     assert response["Location"] == "/home/?via=code"
     assert "no-store" in response["Cache-Control"]
-    assert laptop.get("/home/").content == b"home user1"
+    assert laptop.get("/home/").content == f"home {user}".encode()
 
 
 def test_code_works_with_the_address_and_code_typed_sloppily(user, api_client):
@@ -425,7 +425,7 @@ def test_binding_off_sets_no_cookie_and_the_link_works_anywhere(user, client):
     assert link_row().browser_hash == ""
     other = Client()
     assert other.post("/auth/verify/", {"token": token_of(mail.outbox[-1])}).status_code == 302
-    assert other.get("/home/").content == b"home user1"
+    assert other.get("/home/").content == f"home {user}".encode()
 
 
 def test_binding_on_sets_an_httponly_cookie_for_any_address(settings, user, client):
@@ -450,7 +450,7 @@ def test_bound_link_signs_in_the_browser_that_asked(settings, user, client):
     assert client.get("/auth/verify/", {"token": token}).status_code == 200
     response = client.post("/auth/verify/", {"token": token})
     assert response.status_code == 302
-    assert client.get("/home/").content == b"home user1"
+    assert client.get("/home/").content == f"home {user}".encode()
 
 
 def test_bound_link_in_another_browser_shows_the_code_for_the_first(settings, user, client):
@@ -469,7 +469,7 @@ def test_bound_link_in_another_browser_shows_the_code_for_the_first(settings, us
     # Typed into the code form of the browser that asked, it signs that one in.
     response = client.post("/auth/verify/", {"email": user.email, "code": shown})
     assert response.status_code == 302
-    assert client.get("/home/").content == b"home user1"
+    assert client.get("/home/").content == f"home {user}".encode()
     assert link_row().used_at is not None
 
 

@@ -4,12 +4,9 @@ import pytest
 from rest_framework.test import APIRequestFactory
 
 from django_jwt_email.permissions import HasScope
+from django_jwt_email.testing import bearer
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 def new_pair(user, request_link, api_client):

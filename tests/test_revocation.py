@@ -18,13 +18,10 @@ from django.utils import timezone
 
 from django_jwt_email import revocation, services
 from django_jwt_email.models import RevokedToken
+from django_jwt_email.testing import bearer
 from tests.servers import REDIS_URL, free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 # --- in one process ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from django_jwt_email import revocation, tokens
+from django_jwt_email.testing import bearer
 from tests.servers import REDIS_URL
 
 pytestmark = pytest.mark.redis
@@ -38,10 +39,6 @@ def redis_revocation(settings, redis_client):
     yield lambda: [key for key in client.scan_iter(f"{prefix}:*")]
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
-
-
-def bearer(token):
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
 def test_logout_refuses_the_access_token_at_once(redis_revocation, pair, api_client):

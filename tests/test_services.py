@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from django_jwt_email import services, signals
 from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
+from django_jwt_email.testing import bearer
 from tests.conftest import code_of
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +25,6 @@ pytestmark = pytest.mark.django_db
 
 def claims_of(token):
     return jwt.decode(token, options={"verify_signature": False})
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 def refresh_with(api_client, refresh_token):
@@ -253,6 +250,7 @@ def assert_sign_up_refused(api_client, mailoutbox, address):
     assert not User.objects.filter(email=address).exists()
 
 
+@pytest.mark.usefixtures("default_user_model")
 def test_sign_up_refused_when_the_username_is_taken_by_another_address(
     settings, api_client, mailoutbox, user_factory
 ):
@@ -265,6 +263,7 @@ def test_sign_up_refused_when_the_username_is_taken_by_another_address(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("default_user_model")
 def test_sign_up_refused_when_the_address_is_too_long_for_the_user_model(
     postgres, settings, api_client, mailoutbox
 ):
@@ -558,7 +557,8 @@ def test_logout_all_ends_every_browser_session_of_the_user(
     by_password = Client()
     by_password.force_login(user)  # a session this app did not sign in
     someone_else = Client()
-    someone_else.force_login(user_factory("bob@example.com"))
+    bob = user_factory("bob@example.com")
+    someone_else.force_login(bob)
     pair = api_client.post("/auth/token/", {"token": request_link(user.email)}, format="json")
 
     response = api_client.post("/auth/logout/all/", **bearer(pair.json()["access"]))
@@ -566,4 +566,4 @@ def test_logout_all_ends_every_browser_session_of_the_user(
     assert response.status_code == 204
     for browser in (by_link, by_password):
         assert browser.get("/home/").content == b"home AnonymousUser"
-    assert someone_else.get("/home/").content == b"home user2"
+    assert someone_else.get("/home/").content == f"home {bob}".encode()

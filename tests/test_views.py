@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.wsgi import get_wsgi_application
 from django.test import Client
 
+from django_jwt_email.testing import bearer
 from tests.conftest import KEY_DIR
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +29,6 @@ def assert_token_headers(response):
     """What every response that carries or consumes a token must say."""
     assert response["Cache-Control"] == NO_STORE
     assert response["Referrer-Policy"] == "no-referrer"
-
-
-def bearer(access):
-    return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
 
 # --- malformed input: 400/415 with {"detail", "code"}, never 500 -------------------

@@ -207,10 +207,10 @@ def _texts(message: Any) -> list[str]:
 
 
 def _code_pattern() -> re.Pattern[str]:
-    """A code as ``signin_codes.format_code`` writes it, for the configured alphabet and length,
-    standing alone (not inside a longer run of letters, digits or dashes)."""
-    from .signin_codes import format_code
+    """A code as ``signin_codes.format_code`` writes it, for the configured alphabet
+    and length, standing alone (not inside a longer run of letters, digits or dashes)."""
     from .conf import app_settings
+    from .signin_codes import format_code
 
     symbol = "[" + re.escape(str(app_settings.CODE_ALPHABET)) + "]"
     shape = format_code("x" * int(app_settings.CODE_LENGTH))

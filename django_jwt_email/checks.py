@@ -155,6 +155,10 @@ EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CODE_MAX_ATTEMPTS": (lambda v: type(v) is int and 1 <= v <= 10, "an integer from 1 to 10"),
     "BIND_TO_BROWSER": (lambda v: isinstance(v, bool), "True or False"),
     "LINK_URL": (_link_template, "None, or a URL template containing {token}"),
+    "TOKEN_TRANSPORT": (
+        lambda v: v in ("body", "cookie", "both"),
+        "'body', 'cookie' or 'both'",
+    ),
     "CLIENT_ID": (lambda v: v is None or (isinstance(v, str) and bool(v)), "None or a string"),
     "ADAPTER": (_adapter_class, "the dotted path of a DefaultAdapter subclass"),
     "UPDATE_LAST_LOGIN": (lambda v: isinstance(v, bool), "True or False"),
@@ -225,17 +229,22 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.security)
 def check_link_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E003: links would travel over plain http outside DEBUG."""
-    base = app_settings.LINK_BASE_URL
-    if isinstance(base, str) and base.startswith("http://") and not settings.DEBUG:
-        return [
-            _error(
-                3,
-                f"{PREFIX}LINK_BASE_URL is {base!r}: sign-in links would travel over http.",
-                "Serve the site over https and set an https:// LINK_BASE_URL.",
+    """E003: links would travel over plain http outside DEBUG (LINK_BASE_URL, or a
+    LINK_URL whose scheme is http; an app's own scheme, myapp://, is not the web's)."""
+    if settings.DEBUG:
+        return []
+    messages: list[CheckMessage] = []
+    for name in ("LINK_BASE_URL", "LINK_URL"):
+        url = getattr(app_settings, name)
+        if isinstance(url, str) and url.lower().startswith("http://"):
+            messages.append(
+                _error(
+                    3,
+                    f"{PREFIX}{name} is {url!r}: sign-in links would travel over http.",
+                    f"Serve the site over https and set an https:// {PREFIX}{name}.",
+                )
             )
-        ]
-    return []
+    return messages
 
 
 @register(Tags.security)

@@ -96,6 +96,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "site_config.urls"
 WSGI_APPLICATION = "site_config.wsgi.application"
+ASGI_APPLICATION = "site_config.asgi.application"
 
 TEMPLATES = [
     {

@@ -3,10 +3,10 @@
 The tests start two server processes on loopback ports, ``runserver`` (WSGI,
 threaded, as it serves by default) or uvicorn (ASGI: the middleware in async
 mode, its counting through ``sync_to_async`` threads), with the settings of
-``tests/redis_site_settings.py`` and a migrated SQLite file. Links asked for alternately from each trip the limit at
-the configured count, not at twice that, as they would with a per-process
-cache; and a burst of concurrent bad tokens never gets more tries than the
-failed-verification limit allows.
+``tests/redis_site_settings.py`` and a migrated SQLite file. Links asked for
+alternately from each trip the limit at the configured count, not at twice
+that, as they would with a per-process cache; and a burst of concurrent bad
+tokens never gets more tries than the failed-verification limit allows.
 """
 
 import json

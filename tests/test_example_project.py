@@ -50,6 +50,7 @@ def example_site(settings):
         "LOGIN_REDIRECT_URL",
         "LOGOUT_REDIRECT_URL",
         "JWT_EMAIL_CREATE_USERS",
+        "JWT_EMAIL_TOKEN_TRANSPORT",
     ):
         setattr(settings, name, getattr(example, name))
     settings.DEBUG = True
@@ -378,6 +379,34 @@ def test_asgi_application_serves_the_site(example_site, user, request_link, api_
     assert sent[0]["status"] == 200
     body = b"".join(message.get("body", b"") for message in sent[1:])
     assert json.loads(body) == {"id": user.pk, "email": "alice@example.com"}
+
+
+def test_spa_page_sets_the_csrf_cookie_and_names_the_endpoints(example_site, client):
+    response = client.get("/app/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies  # read by the script for the refresh
+    assert response["Referrer-Policy"] == "strict-origin"  # not Origin: null
+    assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+    page = response.content.decode()
+    urls = json.loads(page.split('id="spa-urls" type="application/json">')[1].split("<")[0])
+    assert urls == {
+        "request": "/auth/request/",
+        "token": "/auth/token/",
+        "refresh": "/auth/token/refresh/",
+        "logout": "/auth/logout/",
+        "me": "/api/me/",
+    }
+    assert 'src="/static/spa/app.js"' in page
+    assert finders.find("spa/app.js")
+
+
+def test_spa_script_redeems_the_link_only_on_the_button(example_site):
+    """The script's one call to auth/token/ is inside the Sign in button's handler."""
+    script = Path(finders.find("spa/app.js")).read_text()
+    handler = script.split('getElementById("sign-in").addEventListener("click"')[1]
+    handler = handler.split("});")[0]
+    assert "post(urls.token" in handler
+    assert script.count("urls.token") == 1
 
 
 def test_admin_login_page(example_site, client):

@@ -13,6 +13,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("signin/", views.signin, name="signin"),
     path("signout/", LogoutView.as_view(), name="signout"),
+    # The single-page app: JWT_EMAIL_LINK_URL = ".../app/#token={token}" links here.
+    path("app/", views.spa, name="spa"),
     path("outbox/", views.outbox, name="outbox"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("api/me/", views.MeView.as_view(), name="me"),

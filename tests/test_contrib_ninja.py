@@ -4,6 +4,7 @@ clients and through Django's own (the API mounted at ninja/ in tests/urls.py).""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 
@@ -192,3 +193,37 @@ def test_the_schema_has_the_bearer_security_scheme():
         "scheme": "bearer",
     }
     assert schema["paths"]["/ninja/me"]["get"]["security"] == [{"JWTEmailBearer": []}]
+
+
+@pytest.mark.parametrize("path", ["/pk", "/pk/async"])
+def test_a_revocation_cache_that_is_down_falls_back_to_the_database(
+    ninja, ninja_async, pair, api_client, settings, closed_port, path
+):
+    """A Redis where nothing listens: the check asks the session's row instead, in
+    the async path too (in its thread), and still refuses a revoked session."""
+    pytest.importorskip("redis")
+    client = ninja_async if path.endswith("async") else ninja
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocation": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        },
+    }
+    settings.JWT_EMAIL_REVOCATION_CACHE = "revocation"
+    assert client.get(path, headers=bearer(pair["access"])).status_code == 200
+    api_client.post("/auth/logout/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    refused = client.get(path, headers=bearer(pair["access"]))
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "token_revoked"
+
+
+def test_an_outage_is_503_unavailable_with_retry_after():
+    from django_jwt_email.contrib.ninja import BearerError, bearer_error_response
+    from django_jwt_email.exceptions import Unavailable
+
+    response = bearer_error_response(None, BearerError.unavailable(Unavailable()))
+    assert response.status_code == 503
+    assert response["Retry-After"].isdigit()
+    assert "no-store" in response["Cache-Control"]
+    assert json.loads(response.content)["code"] == "unavailable"

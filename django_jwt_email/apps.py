@@ -1,4 +1,7 @@
-"""App configuration: ``ready()`` registers the system checks and signal receivers."""
+"""App configuration: ``ready()`` registers the system checks and signal receivers,
+and the OpenAPI scheme of the Bearer authentication where drf-spectacular is."""
+
+from importlib.util import find_spec
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -11,3 +14,7 @@ class JWTEmailConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, receivers  # noqa: F401
+
+        if find_spec("drf_spectacular") is not None:
+            # drf-spectacular finds an extension by its class being defined.
+            from .contrib import spectacular  # noqa: F401

@@ -8,6 +8,7 @@ if the view actually reads a field of ``request.user`` beyond its ``pk``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
@@ -22,7 +23,7 @@ from . import services
 from .exceptions import TokenError, Unavailable
 from .http import as_unavailable, client_of
 
-__all__ = ["JWTEmailAuthentication", "ServiceUnavailable"]
+__all__ = ["JWTEmailAuthentication", "LazyUser", "ServiceUnavailable", "active_user", "user_pk"]
 
 ERROR_ATTRIBUTE = "_jwt_email_error"
 
@@ -40,14 +41,18 @@ class ServiceUnavailable(exceptions.APIException):
 
 
 class LazyUser(SimpleLazyObject):
-    """The token's user, fetched on first use of any attribute but these."""
+    """The token's user, fetched on first use of any attribute but these.
+
+    ``load`` fetches it (``active_user``), raising the framework's own error when
+    the user is gone: DRF's here, django-ninja's in ``contrib.ninja``.
+    """
 
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, pk: Any, request: Request | None = None) -> None:
+    def __init__(self, pk: Any, load: Callable[[], Any]) -> None:
         self.__dict__["_jwt_email_pk"] = pk
-        super().__init__(lambda: _load_user(pk, request))
+        super().__init__(load)
 
     @property
     def pk(self) -> Any:
@@ -59,18 +64,27 @@ class LazyUser(SimpleLazyObject):
         return True
 
 
-def _load_user(pk: Any, request: Request | None) -> Any:
-    user_model = get_user_model()
+def active_user(pk: Any) -> Any:
+    """The active user ``pk``, or None if deleted or deactivated without save()."""
+    return get_user_model()._default_manager.filter(pk=pk, is_active=True).first()
+
+
+def user_pk(claims: dict[str, Any]) -> Any:
+    """The user key of a verified token's ``sub``; ValidationError if it is not one
+    of this user model (signed by us, yet for another model)."""
+    return get_user_model()._meta.pk.to_python(claims["sub"])
+
+
+def _load_user(pk: Any, request: Request) -> Any:
     try:
-        user = user_model._default_manager.filter(pk=pk, is_active=True).first()
+        user = active_user(pk)
     except DatabaseError as exc:
         unavailable = as_unavailable(exc)
         if unavailable is None:
             raise
         raise ServiceUnavailable(unavailable) from exc
-    if user is None:  # deleted or deactivated without going through save()
-        if request is not None:
-            setattr(request, ERROR_ATTRIBUTE, "invalid_token")
+    if user is None:
+        setattr(request, ERROR_ATTRIBUTE, "invalid_token")
         raise exceptions.AuthenticationFailed(
             {"detail": "The user of this token is gone.", "code": "invalid_token"}
         )
@@ -100,10 +114,10 @@ class JWTEmailAuthentication(BaseAuthentication):
         except Unavailable as exc:  # neither the revocation cache nor the database answers
             raise ServiceUnavailable(exc) from exc
         try:
-            pk = get_user_model()._meta.pk.to_python(claims["sub"])
-        except ValidationError:  # signed by us, yet not a key of this user model
+            pk = user_pk(claims)
+        except ValidationError:
             self._fail(request, "The token is invalid.", "invalid_token")
-        return LazyUser(pk, request), claims
+        return LazyUser(pk, lambda: _load_user(pk, request)), claims
 
     def _fail(self, request: Request, detail: str, code: str) -> NoReturn:
         setattr(request, ERROR_ATTRIBUTE, code)

@@ -159,6 +159,10 @@ EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CODE_MAX_ATTEMPTS": (lambda v: type(v) is int and 1 <= v <= 10, "an integer from 1 to 10"),
     "BIND_TO_BROWSER": (lambda v: isinstance(v, bool), "True or False"),
     "LINK_URL": (_link_template, "None, or a URL template containing {token}"),
+    "TOKEN_TRANSPORT": (
+        lambda v: v in ("body", "cookie", "both"),
+        "'body', 'cookie' or 'both'",
+    ),
     "CLIENT_ID": (lambda v: v is None or (isinstance(v, str) and bool(v)), "None or a string"),
     "ADAPTER": (_adapter_class, "the dotted path of a DefaultAdapter subclass"),
     "UPDATE_LAST_LOGIN": (lambda v: isinstance(v, bool), "True or False"),
@@ -230,7 +234,7 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 @register(Tags.security)
 def check_link_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E003: links would travel over plain http outside DEBUG (LINK_BASE_URL, or a
-    LINK_URL template for the web; an app's own scheme, myapp://, is not the web)."""
+    LINK_URL whose scheme is http; an app's own scheme, myapp://, is not the web's)."""
     if settings.DEBUG:
         return []
     messages: list[CheckMessage] = []
@@ -241,7 +245,7 @@ def check_link_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 _error(
                     3,
                     f"{PREFIX}{name} is {url!r}: sign-in links would travel over http.",
-                    f"Serve the site over https and set an https:// {name}.",
+                    f"Serve the site over https and set an https:// {PREFIX}{name}.",
                 )
             )
     return messages

@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     # ("https://app.example.com/signin#token={token}", "myapp://signin?token={token}").
     # None: the app's own verify page on LINK_BASE_URL.
     "LINK_URL": None,
+    # Where auth/token/, auth/code/ and auth/token/refresh/ put the refresh token:
+    # "body" (JSON), "cookie" (an HttpOnly cookie "jwt_email_refresh" sent only to
+    # the refresh endpoint; refresh then needs Django's CSRF token), or "both" (a
+    # request asks for the cookie with "transport": "cookie" in its body).
+    "TOKEN_TRANSPORT": "body",
     # Create an account when an unknown address redeems its link.
     "CREATE_USERS": False,
     # Templates of the sign-in email (overridable by the site's templates too).

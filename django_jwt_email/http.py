@@ -1,6 +1,7 @@
 """HTTP helpers shared by the views, the middleware and the admin: who is asking,
 response headers for anything that carries a token, safe redirects, the browser
-binding cookie and the answers of an outage. No token or database logic here.
+binding cookie, the refresh cookie of the cookie transport and the answers of an
+outage. No token or database logic here.
 
 Every response that carries or consumes a token is ``Cache-Control: no-store``
 and ``Referrer-Policy: no-referrer``: a token must not linger in a cache or leak
@@ -15,7 +16,9 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -29,15 +32,22 @@ from .exceptions import ConfigurationError, Unavailable
 __all__ = [
     "BINDING_COOKIE",
     "FORM_PAGE_REFERRER_POLICY",
+    "REFRESH_COOKIE",
     "bind_browser",
+    "clear_refresh_cookie",
     "client_of",
+    "csrf_failure",
     "form_page",
     "no_store",
+    "offered_transports",
+    "refresh_in_cookie",
     "safe_next",
+    "set_refresh_cookie",
     "unavailable_page",
 ]
 
 BINDING_COOKIE = "jwt_email_binding"
+REFRESH_COOKIE = "jwt_email_refresh"
 
 # A page holding a form that posts to a CSRF-protected view (the Sign in button,
 # the code form) cannot be "no-referrer": a browser then posts "Origin: null"
@@ -108,6 +118,93 @@ def bind_browser(request: HttpRequest, response: HttpResponse) -> str:
         samesite="Lax",
     )
     return signin_codes.hash_verifier(verifier)
+
+
+# --- the cookie transport of refresh tokens (JWT_EMAIL_TOKEN_TRANSPORT) ---------------
+#
+# A refresh token in an HttpOnly cookie cannot be read by the page's scripts, so
+# an XSS can use the session while the page is open but cannot carry it away.
+# The cookie goes only to the refresh endpoint (its path) and only from this
+# site (SameSite=Strict); a browser sends it by itself, so a request that it
+# authenticates must also prove it comes from the site's own pages: Django's
+# CSRF token, as for a session cookie.
+
+
+def offered_transports() -> tuple[str, ...]:
+    """The transports a request may ask for with ``"transport"``."""
+    mode = app_settings.TOKEN_TRANSPORT
+    return ("body", "cookie") if mode == "both" else (mode,)
+
+
+def refresh_in_cookie(asked: str = "", *, cookie_borne: bool = False) -> bool:
+    """Whether a pair's refresh token goes in the cookie instead of the body.
+
+    ``asked`` is the request's ``"transport"`` (validated against
+    ``offered_transports``); under ``"both"`` a refresh that came in the cookie
+    goes back in it unless the request asks for the body.
+    """
+    mode = app_settings.TOKEN_TRANSPORT
+    if mode == "both":
+        return asked == "cookie" or (cookie_borne and asked != "body")
+    return mode == "cookie"
+
+
+def refresh_cookie_path(request: HttpRequest) -> str:
+    """The refresh endpoint's path: the only one the browser sends the cookie to."""
+    return reverse("django_jwt_email:refresh", urlconf=getattr(request, "urlconf", None))
+
+
+def set_refresh_cookie(
+    request: HttpRequest, response: HttpResponse, token: str, max_age: int
+) -> None:
+    """Put refresh ``token`` in the HttpOnly cookie; it lives as long as the token."""
+    response.set_cookie(
+        REFRESH_COOKIE,
+        token,
+        max_age=max_age,
+        path=refresh_cookie_path(request),
+        httponly=True,
+        secure=not settings.DEBUG,
+        samesite="Strict",
+    )
+
+
+def clear_refresh_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    """Tell the browser to drop the refresh cookie (a no-op for other clients).
+
+    Any endpoint may clear it: a cookie is deleted by name and path, wherever the
+    response comes from, even though the browser sends it to the refresh path only.
+    """
+    if app_settings.TOKEN_TRANSPORT != "body":
+        path = refresh_cookie_path(request)
+        response.delete_cookie(REFRESH_COOKIE, path=path, samesite="Strict")
+
+
+def cookie_refresh_token(request: HttpRequest) -> str:
+    """The refresh token of the request's cookie, where the transport allows one."""
+    if app_settings.TOKEN_TRANSPORT == "body":
+        return ""  # a cookie this site never sets is not read either
+    return request.COOKIES.get(REFRESH_COOKIE, "").strip()
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, answering its reason instead of a 403 page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> Any:
+        return reason
+
+
+def csrf_failure(request: HttpRequest) -> str | None:
+    """Why ``request`` fails Django's CSRF check (Origin, Referer, token), or None.
+
+    Django's middleware skips the API views (DRF marks them csrf_exempt: a token
+    in a body or a header is no ambient credential); a request carried by the
+    refresh cookie is, so it is checked here, as DRF checks a session's.
+    """
+    check = _CsrfCheck(lambda request: HttpResponse())
+    check.process_request(request)  # puts the CSRF cookie's secret in request.META
+    reason = check.process_view(request, lambda request: HttpResponse(), (), {})
+    return None if reason is None else str(reason)  # _reject above answers the reason
 
 
 def unavailable_json(error: Unavailable | None = None) -> HttpResponse:

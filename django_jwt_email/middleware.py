@@ -9,14 +9,26 @@ limit is counted by the service, on the validated address it acts on, while the
 request runs inside ``limits.enforced()``; its ``Refused`` comes back here
 through ``process_exception``. The counting is ``limits``'s; nothing here but
 finding the endpoint and the client, and the answer.
+
+It runs in both of Django's modes, so an ASGI site's chain is never adapted for
+it (each adaptation costs a thread hop per request). Under ASGI the counting runs
+through ``sync_to_async``, off the event loop, and not through the cache's
+``a*`` methods: django-ratelimit has no async API, and Django's ``aincr`` is a
+get then a set, not the atomic INCR the failed-verification reservation relies
+on (Django's Redis backend has no async methods of its own: its ``a*`` methods
+are ``sync_to_async`` around the same calls). The 429's audit row is a database
+write, run the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -45,10 +57,18 @@ HTML_URL_NAMES: set[str] = {"django_jwt_email:verify"}
 class RateLimitMiddleware:
     """Hold back requests to the sign-in endpoints beyond ``JWT_EMAIL_RATE_LIMITS``."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
         url_name = guarded_url_name(request)
         reservation = None
         if url_name is not None:
@@ -56,16 +76,28 @@ class RateLimitMiddleware:
                 reservation = check(url_name, request)
             except limits.Refused as refused:
                 return refuse(request, refused)
-        session = getattr(request, "session", None)
-        # Which browser is asking, should its view change its user's address (receivers).
-        browser = current_session_key.set(getattr(session, "session_key", None) or "")
-        try:
-            with limits.enforced():
-                response = self.get_response(request)
-        finally:
-            current_session_key.reset(browser)
+        with enforced_for(request):
+            response: HttpResponse = self.get_response(request)
         if reservation is not None and response.status_code != 400:
             reservation.release()  # not a failed verification: successes never count
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        """The same steps, with every cache and database call off the event loop."""
+        url_name = guarded_url_name(request)
+        reservation = None
+        if url_name is not None:
+            try:
+                # Cache calls only (no database): they need not queue behind the
+                # request's thread-sensitive work.
+                reservation = await sync_to_async(check, thread_sensitive=False)(url_name, request)
+            except limits.Refused as refused:
+                return await sync_to_async(refuse)(request, refused)
+        with enforced_for(request):
+            get_response: Callable[[HttpRequest], Awaitable[HttpResponse]] = self.get_response
+            response = await get_response(request)
+        if reservation is not None and response.status_code != 400:
+            await sync_to_async(reservation.release, thread_sensitive=False)()
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -73,6 +105,20 @@ class RateLimitMiddleware:
         if isinstance(exception, limits.Refused):
             return refuse(request, exception)
         return None
+
+
+@contextmanager
+def enforced_for(request: HttpRequest) -> Iterator[None]:
+    """The services' limits apply within, and the receivers know which browser asks
+    (should its view change its user's address). Context variables: they follow
+    the request into ``sync_to_async`` threads."""
+    session = getattr(request, "session", None)
+    browser = current_session_key.set(getattr(session, "session_key", None) or "")
+    try:
+        with limits.enforced():
+            yield
+    finally:
+        current_session_key.reset(browser)
 
 
 def url_name(request: HttpRequest) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from .http import offered_transports
+
 __all__ = [
     "AddressField",
     "CodeSerializer",
@@ -46,26 +48,55 @@ class RequestSerializer(serializers.Serializer):
     next = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class TransportField(serializers.ChoiceField):
+    """``"transport"``: where the pair's refresh token goes, ``"body"`` or ``"cookie"``;
+    only what JWT_EMAIL_TOKEN_TRANSPORT offers. Absent: the site's default."""
+
+    default_error_messages = {"not_offered": "This site does not offer the {value} transport."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=["body", "cookie"], required=False, default="", **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value: str = super().to_internal_value(data)
+        if value not in offered_transports():
+            self.fail("not_offered", value=value)
+        return value
+
+
 # No max_length on tokens: tokens.decode refuses one over MAX_TOKEN_LENGTH before
 # parsing it, and records why (an over-long token is an attack worth seeing).
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(trim_whitespace=True)
 
 
+class SignInSerializer(TokenSerializer):
+    """auth/token/: a login token, and where the refresh token is to go."""
+
+    transport = TransportField()
+
+
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField(trim_whitespace=True)
+    # Not required: under the cookie transport the refresh token is the cookie's.
+    refresh = serializers.CharField(trim_whitespace=True, required=False)
+    transport = TransportField()
 
 
 class CodeSerializer(serializers.Serializer):
     email = AddressField()
     code = serializers.CharField(max_length=64)
+    transport = TransportField()
 
 
 class PairSerializer(serializers.Serializer):
     """The answer of auth/token/, auth/code/ and auth/token/refresh/ (for the schema)."""
 
     access = serializers.CharField()
-    refresh = serializers.CharField()
+    refresh = serializers.CharField(
+        required=False,
+        help_text="Absent under the cookie transport: the refresh token is then the "
+        "HttpOnly cookie jwt_email_refresh.",
+    )
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
     refresh_expires_in = serializers.IntegerField()

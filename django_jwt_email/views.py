@@ -38,10 +38,15 @@ from .http import (
     BINDING_COOKIE,
     as_unavailable,
     bind_browser,
+    clear_refresh_cookie,
     client_of,
+    cookie_refresh_token,
+    csrf_failure,
     form_page,
     no_store,
+    refresh_in_cookie,
     safe_next,
+    set_refresh_cookie,
     unavailable_page,
 )
 from .keys import public_jwks
@@ -168,6 +173,25 @@ class JSONView(APIView):
         return data
 
 
+def pair_response(request: Request, pair: services.Pair, *, cookie: bool) -> Response:
+    """The pair in the body, or (cookie transport) all but its refresh token, which
+    goes in the HttpOnly cookie."""
+    body = pair.as_dict()
+    if not cookie:
+        return Response(body)
+    refresh = body.pop("refresh")
+    response = Response(body)
+    set_refresh_cookie(request._request, response, refresh, body["refresh_expires_in"])
+    return response
+
+
+def signed_out(request: Request) -> Response:
+    """204, and the refresh cookie cleared (its session is revoked already)."""
+    response = Response(status=status.HTTP_204_NO_CONTENT)
+    clear_refresh_cookie(request._request, response)
+    return response
+
+
 def _first_message(detail: Any) -> str:
     while isinstance(detail, (list, dict)):
         detail = next(iter(detail.values() if isinstance(detail, dict) else detail), "")
@@ -215,9 +239,9 @@ class RequestView(JSONView):
 class TokenView(JSONView):
     """POST auth/token/: redeem a login link for an access/refresh pair."""
 
-    @extend_schema(request=serializers.TokenSerializer, responses=PAIR_RESPONSES)
+    @extend_schema(request=serializers.SignInSerializer, responses=PAIR_RESPONSES)
     def post(self, request: Request) -> Response:
-        data = self.validated(serializers.TokenSerializer, request)
+        data = self.validated(serializers.SignInSerializer, request)
         try:
             pair = services.sign_in_pair(
                 data["token"],
@@ -227,7 +251,7 @@ class TokenView(JSONView):
             )
         except TokenError as exc:
             return error(exc.detail, exc.code)
-        return Response(pair.as_dict())
+        return pair_response(request, pair, cookie=refresh_in_cookie(data["transport"]))
 
 
 class CodeView(JSONView):
@@ -249,20 +273,40 @@ class CodeView(JSONView):
             # a locked link; BrowserMismatch, the right code of a link bound to
             # another browser (only who holds the code can get it).
             return error(exc.detail, exc.code)
-        return Response(pair.as_dict())
+        return pair_response(request, pair, cookie=refresh_in_cookie(data["transport"]))
 
 
 class RefreshView(JSONView):
-    """POST auth/token/refresh/: rotate a refresh token into a new pair."""
+    """POST auth/token/refresh/: rotate a refresh token into a new pair.
 
-    @extend_schema(request=serializers.RefreshSerializer, responses=PAIR_RESPONSES)
+    The token of the body, else (cookie transport) the refresh cookie's: a cookie
+    the browser sends by itself, so such a request must pass Django's CSRF check.
+    """
+
+    @extend_schema(
+        request=serializers.RefreshSerializer,
+        responses={**PAIR_RESPONSES, 403: serializers.DetailSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.RefreshSerializer, request)
+        token = data.get("refresh", "")
+        cookie_borne = not token and bool(cookie_refresh_token(request._request))
+        if cookie_borne:
+            reason = csrf_failure(request._request)
+            if reason is not None:
+                return error(f"CSRF Failed: {reason}", "csrf_failed", 403)
+            token = cookie_refresh_token(request._request)
+        elif not token:
+            return error("refresh: This field is required.", "invalid_request")
         try:
-            pair = services.refresh(data["refresh"], client=client_of(request))
+            pair = services.refresh(token, client=client_of(request))
         except TokenError as exc:
-            return error(exc.detail, exc.code)
-        return Response(pair.as_dict())
+            response = error(exc.detail, exc.code)
+            if cookie_borne:  # a dead cookie: the browser need not send it again
+                clear_refresh_cookie(request._request, response)
+            return response
+        cookie = refresh_in_cookie(data["transport"], cookie_borne=cookie_borne)
+        return pair_response(request, pair, cookie=cookie)
 
 
 class RevokeView(JSONView):
@@ -275,7 +319,9 @@ class RevokeView(JSONView):
     def post(self, request: Request) -> Response:
         data = self.validated(serializers.TokenSerializer, request)
         services.revoke_token(data["token"], client=client_of(request))
-        return Response({})
+        response = Response({})
+        clear_refresh_cookie(request._request, response)
+        return response
 
 
 class LogoutView(JSONView):
@@ -296,7 +342,7 @@ class LogoutView(JSONView):
             )
         else:
             logout(request._request)  # the browser's session row goes with it (receivers)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return signed_out(request)
 
 
 class LogoutAllView(LogoutView):
@@ -307,7 +353,7 @@ class LogoutAllView(LogoutView):
         services.logout_all(request.user, client=client_of(request))
         if not isinstance(request.auth, dict):
             logout(request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return signed_out(request)
 
 
 class JWKSView(APIView):

@@ -562,3 +562,111 @@ def test_admin_login_with_an_email_only_user_model(start_example_site, person):
     press(boss, "Sign in")
     boss.page.wait_for_url(f"{site.url}/admin/")
     expect(boss.page.get_by_role("link", name="Token events")).to_be_visible()
+
+
+# --- the single-page app (cookie transport) ---------------------------------------------
+
+SPA_SETTINGS = (
+    "from datetime import timedelta\n"
+    'JWT_EMAIL_LINK_URL = JWT_EMAIL_LINK_BASE_URL + "/app/#token={token}"\n'
+    "# Short-lived access tokens, no leeway: a silent refresh happens within the test.\n"
+    "JWT_EMAIL_ACCESS_TOKEN_TTL = timedelta(seconds=3)\n"
+    "JWT_EMAIL_LEEWAY = timedelta(0)\n"
+)
+REFRESH_COOKIE = "jwt_email_refresh"
+
+
+def get_status(site, path: str, access: str = "") -> int:
+    headers = {"Authorization": f"Bearer {access}"} if access else {}
+    request = urllib.request.Request(site.url + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def link_is_unused(site, token: str) -> bool:
+    """The verify page's GET (which consumes nothing) still offers to sign in."""
+    return get_status(site, f"/auth/verify/?token={token}") == 200
+
+
+def test_single_page_app_signs_in_refreshes_reloads_and_signs_out(start_example_site, person):
+    """The page of example_project/static/spa/app.js, end to end: the link of the
+    email opens it (JWT_EMAIL_LINK_URL), which spends nothing until "Sign in"; the
+    refresh token lives in an HttpOnly cookie; an expired access token is renewed
+    silently, a reload keeps the person signed in, and signing out ends it all."""
+    from playwright.sync_api import expect
+
+    site = start_example_site(settings=SPA_SETTINGS)
+    laptop = person(site, "laptop")
+    page = laptop.page
+    posts: list[str] = []
+    laptop.context.on(
+        "request", lambda request: posts.append(request.url) if request.method == "POST" else None
+    )
+    email = "erin@example.com"
+
+    laptop.goto("/app/")
+    expect(page.get_by_role("heading", name="Sign in with your email address")).to_be_visible()
+    laptop.look("spa")
+    page.fill("#spa-email", email)
+    press(laptop, "Email me a sign-in link")
+    expect(page.locator("#status")).to_contain_text("Check your inbox")
+
+    link = latest_mail(laptop, email).locator("a[href*='/app/#token=']").first
+    token = link.get_attribute("href").split("#token=", 1)[1]
+    link.click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    laptop.look("spa-link")
+    # Opening the link (what a mail scanner running scripts does) spent nothing.
+    assert not [url for url in posts if url.endswith("/auth/token/")]
+    assert link_is_unused(site, token)
+
+    with page.expect_response(lambda r: r.url.endswith("/auth/token/")) as signed_in:
+        press(laptop, "Sign in")
+    expect(page.locator("#me-email")).to_have_text(email)
+    assert page.url == f"{site.url}/app/"  # the spent token left the address bar
+    assert set(signed_in.value.json()) == {
+        "access",
+        "token_type",
+        "expires_in",
+        "refresh_expires_in",
+    }
+    assert not link_is_unused(site, token)
+    (cookie,) = [c for c in laptop.context.cookies() if c["name"] == REFRESH_COOKIE]
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
+        True,
+        "Strict",
+        "/auth/token/refresh/",
+    )
+    assert REFRESH_COOKIE not in page.evaluate("document.cookie")  # out of the script's reach
+    laptop.look("spa-signed-in")
+
+    # The access token expires; the next call renews it through the cookie, silently.
+    page.wait_for_function(
+        "() => Date.now() > Number(document.getElementById('spa').dataset.accessUntil)"
+    )
+    with page.expect_response(lambda r: r.url.endswith("/auth/token/refresh/")) as refreshed:
+        page.get_by_role("button", name="Who am I?").click()
+    assert refreshed.value.status == 200
+    assert "refresh" not in refreshed.value.json()
+    expect(page.locator("#refresh-count")).to_have_text("1")
+    expect(page.locator("#me-email")).to_have_text(email)
+
+    # A reload forgets the access token; the refresh cookie signs the page in again.
+    with page.expect_response(lambda r: r.url.endswith("/auth/token/refresh/")) as reloaded:
+        page.reload()
+    access = reloaded.value.json()["access"]
+    expect(page.locator("#me-email")).to_have_text(email)
+    laptop.check_responses()
+    assert get_status(site, "/api/me/", access) == 200
+
+    press(laptop, "Sign out")
+    expect(page.locator("#status")).to_have_text("You are signed out.")
+    expect(page.get_by_role("heading", name="Sign in with your email address")).to_be_visible()
+    assert REFRESH_COOKIE not in [c["name"] for c in laptop.context.cookies()]
+    assert get_status(site, "/api/me/", access) == 401  # the session is over, not just the page
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in with your email address")).to_be_visible()
+    laptop.look("spa-signed-out")

@@ -51,6 +51,7 @@ BAD = {
     "CODE_MAX_ATTEMPTS": 0,
     "BIND_TO_BROWSER": "no",
     "LINK_URL": "https://app.example.com/signin",  # no {token}
+    "TOKEN_TRANSPORT": "cookies",
     "CLIENT_ID": "",
     "ADAPTER": "django_jwt_email.tokens.TokenKind",  # importable, but not an adapter
     "UPDATE_LAST_LOGIN": 1,
@@ -203,6 +204,22 @@ def test_http_link_base_url_outside_debug_is_e003(good):
     assert "http" in only("django_jwt_email.E003").msg
     good.DEBUG = True
     assert "django_jwt_email.E003" not in ids()
+
+
+def test_http_link_url_outside_debug_is_e003(good):
+    good.JWT_EMAIL_LINK_URL = "http://app.example.com/signin#token={token}"
+    assert "JWT_EMAIL_LINK_URL" in only("django_jwt_email.E003").msg
+    good.DEBUG = True
+    assert "django_jwt_email.E003" not in ids()
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["https://app.example.com/signin#token={token}", "myapp://signin?token={token}"],
+)
+def test_https_or_app_scheme_link_url_is_fine(good, template):
+    good.JWT_EMAIL_LINK_URL = template
+    assert not [i for i in ids() if i in ("django_jwt_email.E002", "django_jwt_email.E003")]
 
 
 def test_weak_rsa_key_is_e004(good):

@@ -76,6 +76,7 @@ DOCUMENTED_DEFAULTS = {
     "CODE_MAX_ATTEMPTS": 3,
     "BIND_TO_BROWSER": False,
     "LINK_URL": None,
+    "TOKEN_TRANSPORT": "body",
     "ADAPTER": "django_jwt_email.adapter.DefaultAdapter",
     "UPDATE_LAST_LOGIN": True,
     "SESSION_AGE": None,

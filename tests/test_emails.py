@@ -122,6 +122,7 @@ def test_templates_are_settings_and_get_the_documented_context(settings):
             message().user_agent,
             "False",
             "alice@example.com",
+            "abc",  # the raw token, for a template that builds a link of its own
         ]
     )
 

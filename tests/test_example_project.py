@@ -7,6 +7,7 @@ settings module so that the two cannot drift apart.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -49,6 +50,7 @@ def example_site(settings):
         "LOGIN_REDIRECT_URL",
         "LOGOUT_REDIRECT_URL",
         "JWT_EMAIL_CREATE_USERS",
+        "JWT_EMAIL_TOKEN_TRANSPORT",
     ):
         setattr(settings, name, getattr(example, name))
     settings.DEBUG = True
@@ -292,6 +294,119 @@ def test_schema_lists_the_auth_endpoints(example_site, client):
     assert response.status_code == 200
     paths = json.loads(response.content)["paths"]
     assert {"/auth/request/", "/auth/token/", "/auth/token/refresh/", "/api/me/"} <= set(paths)
+
+
+def test_me_is_described_with_the_bearer_scheme(example_site, client):
+    response = client.get("/auth/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = json.loads(response.content)
+    assert schema["paths"]["/api/me/"]["get"]["security"] == [{"jwtEmailBearer": []}]
+    scheme = schema["components"]["securitySchemes"]["jwtEmailBearer"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+
+
+def test_the_bearer_scheme_is_loaded_by_the_app_alone():
+    """In a fresh process of the example site, which never imports the extension
+    itself: the app's ready() does."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_EMAIL_"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--format", "openapi-json", "--skip-checks"],
+        cwd=EXAMPLE_DIR,
+        env={**clean, "DATABASE_URL": "sqlite:///:memory:", "REDIS_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    me = json.loads(result.stdout)["paths"]["/api/me/"]["get"]
+    assert me["security"] == [{"jwtEmailBearer": []}]
+
+
+def test_ninja_router_with_a_bearer_access_token(example_site, user, request_link, api_client):
+    token = request_link(user.email)
+    access = api_client.post("/auth/token/", {"token": token}, format="json").json()["access"]
+    for path in ("/api/ninja/me", "/api/ninja/me/async"):
+        me = api_client.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert me.status_code == 200, path
+        assert me.json() == {"id": user.pk, "email": "alice@example.com"}
+    refused = api_client.get("/api/ninja/me", HTTP_AUTHORIZATION="Bearer x.y.z")
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "The token is invalid.", "code": "invalid_token"}
+    assert refused["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_asgi_application_serves_the_site(example_site, user, request_link, api_client):
+    """site_config.asgi.application, called as an ASGI server calls it."""
+    from asgiref.sync import async_to_sync
+    from django.core import signals
+    from django.db import close_old_connections
+
+    token = request_link(user.email)
+    access = api_client.post("/auth/token/", {"token": token}, format="json").json()["access"]
+    application = importlib.import_module("site_config.asgi").application
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/ninja/me/async",
+        "raw_path": b"/api/ninja/me/async",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {access}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict] = []
+    bodies = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if bodies:
+            return bodies.pop()
+        await asyncio.Event().wait()  # the client never disconnects
+
+    async def send(message):
+        sent.append(message)
+
+    # As Django's own test clients do: the test's database connection stays open.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        async_to_sync(application)(scope, receive, send)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    assert sent[0]["status"] == 200
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    assert json.loads(body) == {"id": user.pk, "email": "alice@example.com"}
+
+
+def test_spa_page_sets_the_csrf_cookie_and_names_the_endpoints(example_site, client):
+    response = client.get("/app/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies  # read by the script for the refresh
+    assert response["Referrer-Policy"] == "strict-origin"  # not Origin: null
+    assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+    page = response.content.decode()
+    urls = json.loads(page.split('id="spa-urls" type="application/json">')[1].split("<")[0])
+    assert urls == {
+        "request": "/auth/request/",
+        "token": "/auth/token/",
+        "refresh": "/auth/token/refresh/",
+        "logout": "/auth/logout/",
+        "me": "/api/me/",
+    }
+    assert 'src="/static/spa/app.js"' in page
+    assert finders.find("spa/app.js")
+
+
+def test_spa_script_redeems_the_link_only_on_the_button(example_site):
+    """The script's one call to auth/token/ is inside the Sign in button's handler."""
+    script = Path(finders.find("spa/app.js")).read_text()
+    handler = script.split('getElementById("sign-in").addEventListener("click"')[1]
+    handler = handler.split("});")[0]
+    assert "post(urls.token" in handler
+    assert script.count("urls.token") == 1
 
 
 def test_admin_login_page(example_site, client):

@@ -636,3 +636,32 @@ def test_short_code_from_the_email_signs_in_an_api_client(user, api_client, mail
     response = api_client.post("/auth/code/", {"email": user.email, "code": code}, format="json")
     assert response.status_code == 200
     assert api_client.get("/api/pk/", **bearer(response.json()["access"])).status_code == 200
+
+
+# --- link targets (LINK_URL): a front end or a mobile app --------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["https://app.example.com/signin#token={token}", "myapp://signin?token={token}"],
+)
+def test_a_link_to_a_front_end_or_an_app_carries_a_token_that_auth_token_redeems(
+    settings, user, api_client, mailoutbox, template
+):
+    settings.JWT_EMAIL_LINK_URL = template
+    # A forged Host never reaches the link: it comes from the setting alone.
+    response = api_client.post(
+        "/auth/request/", {"email": user.email}, format="json", HTTP_HOST="127.0.0.1"
+    )
+    assert response.status_code == 202
+    body = mailoutbox[-1].body
+    prefix = template.split("{token}")[0]
+    line = next(line for line in body.splitlines() if line.startswith(prefix))
+    token = line[len(prefix) :]
+    assert "/auth/verify/" not in body
+    assert "127.0.0.1" not in line
+
+    pair = api_client.post("/auth/token/", {"token": token}, format="json")
+    assert pair.status_code == 200
+    again = api_client.post("/auth/token/", {"token": token}, format="json")
+    assert again.json()["code"] == "token_used"

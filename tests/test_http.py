@@ -75,3 +75,48 @@ def test_a_lost_database_connection_is_unavailable_and_a_deadlock_is_not():
     assert http.as_unavailable(lost).code == "unavailable"
     assert http.as_unavailable(deadlock) is None
     assert http.as_unavailable(ValueError()) is None
+
+
+# --- the cookie transport ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode,asked,cookie_borne,expected",
+    [
+        ("body", "", False, False),
+        ("body", "", True, False),
+        ("cookie", "", False, True),
+        ("both", "", False, False),
+        ("both", "cookie", False, True),
+        ("both", "", True, True),  # a refresh from the cookie goes back in it
+        ("both", "body", True, False),  # unless the request asks for the body
+    ],
+)
+def test_refresh_in_cookie(settings, mode, asked, cookie_borne, expected):
+    settings.JWT_EMAIL_TOKEN_TRANSPORT = mode
+    assert http.refresh_in_cookie(asked, cookie_borne=cookie_borne) is expected
+
+
+@pytest.mark.parametrize(
+    "mode,offered", [("body", ("body",)), ("cookie", ("cookie",)), ("both", ("body", "cookie"))]
+)
+def test_offered_transports(settings, mode, offered):
+    settings.JWT_EMAIL_TOKEN_TRANSPORT = mode
+    assert http.offered_transports() == offered
+
+
+def test_refresh_cookie_is_read_only_where_the_site_sets_one(settings):
+    request = factory.post("/auth/token/refresh/")
+    request.COOKIES[http.REFRESH_COOKIE] = " a.b.c "
+    assert http.cookie_refresh_token(request) == ""
+    settings.JWT_EMAIL_TOKEN_TRANSPORT = "both"
+    assert http.cookie_refresh_token(request) == "a.b.c"
+
+
+def test_csrf_failure_names_the_reason_and_passes_a_matching_token():
+    request = factory.post("/auth/token/refresh/")
+    assert "CSRF cookie not set" in http.csrf_failure(request)
+    secret = "a" * 32
+    request = factory.post("/auth/token/refresh/", HTTP_X_CSRFTOKEN=secret)
+    request.COOKIES["csrftoken"] = secret
+    assert http.csrf_failure(request) is None

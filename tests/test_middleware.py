@@ -401,3 +401,19 @@ def test_the_api_and_the_page_say_the_same_wait(user, client, rates):
 )
 def test_waits_are_told_in_the_unit_a_person_reads(seconds, words):
     assert wait_in_words(seconds) == words
+
+
+# --- both modes ----------------------------------------------------------------------
+
+
+def test_the_middleware_takes_the_mode_of_the_chain_it_is_in():
+    from asgiref.sync import iscoroutinefunction
+
+    from django_jwt_email.middleware import RateLimitMiddleware
+
+    async def async_view(request):
+        return None
+
+    assert RateLimitMiddleware.sync_capable and RateLimitMiddleware.async_capable
+    assert iscoroutinefunction(RateLimitMiddleware(async_view))
+    assert not iscoroutinefunction(RateLimitMiddleware(lambda request: None))

@@ -1,11 +1,12 @@
 """RateLimitMiddleware across processes: two app servers over one Redis share each counter.
 
-The tests start two ``runserver`` processes (threaded, as it serves by default)
-on loopback ports, with the settings of ``tests/redis_site_settings.py`` and a
-migrated SQLite file. Links asked for alternately from each trip the limit at
-the configured count, not at twice that, as they would with a per-process
-cache; and a burst of concurrent bad tokens never gets more tries than the
-failed-verification limit allows.
+The tests start two server processes on loopback ports, ``runserver`` (WSGI,
+threaded, as it serves by default) or uvicorn (ASGI: the middleware in async
+mode, its counting through ``sync_to_async`` threads), with the settings of
+``tests/redis_site_settings.py`` and a migrated SQLite file. Links asked for
+alternately from each trip the limit at the configured count, not at twice
+that, as they would with a per-process cache; and a burst of concurrent bad
+tokens never gets more tries than the failed-verification limit allows.
 """
 
 import json
@@ -44,8 +45,18 @@ def post_json(port: int, path: str, body: dict) -> tuple[int, dict, dict]:
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-@pytest.fixture
-def two_servers(redis_client, tmp_path):
+def server_command(kind: str, port: int) -> list[str]:
+    if kind == "asgi":
+        pytest.importorskip("uvicorn")
+        return [
+            *("-m", "uvicorn", "tests.testapp.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
+        ]
+    return ["-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"]
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def two_servers(request, redis_client, tmp_path):
     """The ports of two app servers sharing one Redis (and one database)."""
     prefix = f"jwt-email-test-{uuid.uuid4().hex}"
     env = {
@@ -67,13 +78,7 @@ def two_servers(redis_client, tmp_path):
         for _ in range(2):
             port, log = free_port(), tmp_path / f"server-{len(servers)}.log"
             with log.open("w") as out:
-                command = [
-                    *django,
-                    "runserver",
-                    f"127.0.0.1:{port}",
-                    "--noreload",
-                    "--skip-checks",
-                ]
+                command = [sys.executable, *server_command(request.param, port)]
                 process = subprocess.Popen(
                     command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
                 )

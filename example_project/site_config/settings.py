@@ -98,6 +98,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "site_config.urls"
 WSGI_APPLICATION = "site_config.wsgi.application"
+ASGI_APPLICATION = "site_config.asgi.application"
 
 TEMPLATES = [
     {
@@ -210,6 +211,12 @@ JWT_EMAIL_SIGNING_KEYS = [
 JWT_EMAIL_CREATE_USERS = env_bool("JWT_EMAIL_CREATE_USERS", True)
 # The admin's login page offers staff "Email me a sign-in link".
 JWT_EMAIL_ADMIN_LOGIN_LINK = True
+# The emailed link: the verify page by default; for the single-page app (/app/),
+# JWT_EMAIL_LINK_URL="http://127.0.0.1:8000/app/#token={token}".
+JWT_EMAIL_LINK_URL = os.environ.get("JWT_EMAIL_LINK_URL", "") or None
+# The single-page app asks for the refresh token in an HttpOnly cookie; curl and
+# mobile clients get it in the body.
+JWT_EMAIL_TOKEN_TRANSPORT = "both"
 
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {

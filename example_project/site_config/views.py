@@ -1,4 +1,5 @@
-"""The example site's pages: home, sign-in, the dev outbox, and one API endpoint.
+"""The example site's pages: home, sign-in, the single-page app, the dev outbox, and
+one API endpoint.
 
 The sign-in forms post straight to the app's endpoints (``auth/request/`` and
 ``auth/verify/``), so the app's rate limits and audit log apply to them as to
@@ -12,8 +13,10 @@ from pathlib import Path
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
 from rest_framework import serializers
@@ -57,6 +60,23 @@ def signin(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
     return form_page(request, "site/signin.html", {"next": next_url})
+
+
+@never_cache
+@ensure_csrf_cookie
+def spa(request: HttpRequest) -> HttpResponse:
+    """The single-page app (``static/spa/app.js``): link, cookie transport, API, refresh.
+
+    Its script posts to the refresh endpoint with the CSRF cookie's token, so the
+    cookie must exist before any form (``ensure_csrf_cookie``); and its policy is
+    ``strict-origin``, since a same-origin fetch() under ``no-referrer`` sends
+    ``Origin: null`` too.
+    """
+    urls = {
+        name: reverse(f"django_jwt_email:{name}")
+        for name in ("request", "token", "refresh", "logout")
+    }
+    return form_page(request, "site/spa.html", {"urls": {**urls, "me": reverse("me")}})
 
 
 @never_cache

@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import Promise, SimpleLazyObject
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -72,7 +73,7 @@ def _load_user(pk: Any, request: Request | None) -> Any:
         if request is not None:
             setattr(request, ERROR_ATTRIBUTE, "invalid_token")
         raise exceptions.AuthenticationFailed(
-            {"detail": "The user of this token is gone.", "code": "invalid_token"}
+            {"detail": gettext("The user of this token is gone."), "code": "invalid_token"}
         )
     return user
 
@@ -87,11 +88,11 @@ class JWTEmailAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None  # not our scheme: let another class try
         if len(parts) != 2:
-            self._fail(request, "Invalid Authorization header.", "invalid_token")
+            self._fail(request, gettext("Invalid Authorization header."), "invalid_token")
         try:
             token = parts[1].decode("ascii")
         except UnicodeError:
-            self._fail(request, "Invalid Authorization header.", "invalid_token")
+            self._fail(request, gettext("Invalid Authorization header."), "invalid_token")
         try:
             # The client is worked out only if a refusal is recorded.
             claims = services.authenticate_access(token, client=lambda: client_of(request))
@@ -102,10 +103,10 @@ class JWTEmailAuthentication(BaseAuthentication):
         try:
             pk = get_user_model()._meta.pk.to_python(claims["sub"])
         except ValidationError:  # signed by us, yet not a key of this user model
-            self._fail(request, "The token is invalid.", "invalid_token")
+            self._fail(request, TokenError.default_detail, "invalid_token")
         return LazyUser(pk, request), claims
 
-    def _fail(self, request: Request, detail: str, code: str) -> NoReturn:
+    def _fail(self, request: Request, detail: str | Promise, code: str) -> NoReturn:
         setattr(request, ERROR_ATTRIBUTE, code)
         raise exceptions.AuthenticationFailed({"detail": detail, "code": code})
 

@@ -3,7 +3,9 @@
 No token or database logic of their own. Every response that carries or consumes
 a token is ``no_store`` (see ``http``). A dependency that is down (the database,
 the queue broker) is answered 503 with ``Retry-After``, the same for every
-address: never a 500, never a different answer for a known address.
+address: never a 500, never a different answer for a known address. Every
+``detail`` is in the active language (``LocaleMiddleware`` picks it); every
+``code`` stays as documented.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
@@ -86,12 +91,12 @@ LOGOUT_RESPONSES = {
     401: serializers.DetailSerializer,
     403: serializers.DetailSerializer,
 }
-REQUEST_DETAIL = (
+REQUEST_DETAIL = _(
     "If an account exists for this address, a sign-in link is on its way. Check your inbox."
 )
 
 
-def error(detail: str, code: str, status_code: int = 400) -> Response:
+def error(detail: str | Promise, code: str, status_code: int = 400) -> Response:
     return Response({"detail": detail, "code": code}, status=status_code)
 
 
@@ -106,7 +111,7 @@ class BoundedJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+            raise exceptions.ParseError(gettext("JSON parse error - nested too deeply.")) from None
 
 
 class JSONView(APIView):
@@ -121,7 +126,7 @@ class JSONView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):
-            return error("The request body is too large.", "request_too_large", 413)
+            return error(gettext("The request body is too large."), "request_too_large", 413)
         unavailable = as_unavailable(exc)
         if unavailable is not None:
             response = error(str(unavailable.detail), unavailable.code, 503)
@@ -145,7 +150,7 @@ class JSONView(APIView):
 
     def validated(self, serializer_class: type[Any], request: Request) -> dict[str, Any]:
         if not isinstance(request.data, dict):
-            raise exceptions.ParseError("Send a JSON object or a form.")
+            raise exceptions.ParseError(gettext("Send a JSON object or a form."))
         serializer = serializer_class(data=request.data)
         if not serializer.is_valid():
             field, messages = next(iter(serializer.errors.items()))

@@ -13,14 +13,15 @@ MANAGE := $(BIN)/python example_project/manage.py
 DEV_KEY := example_project/dev-signing-key.pem
 # Tests that need PostgreSQL, Redis, Celery, Chromium or a running example site
 # run in CI (.ci/run).
-NO_SERVICES := not postgres and not redis and not celery and not browser and not walkthrough
+NO_SERVICES := not postgres and not redis and not celery and not browser and not walkthrough and not wheel
 
-.PHONY: help install demo test lint
+.PHONY: help install demo test lint messages
 
 help:
 	@echo "make demo   run the example site on http://127.0.0.1:8000 (sign in via /signin/, emails in /outbox/)"
 	@echo "make test   run the test suite without external services"
-	@echo "make lint   ruff, ruff format --check, mypy, makemigrations --check"
+	@echo "make lint   ruff, ruff format --check, mypy, makemigrations --check, translation catalogs"
+	@echo "make messages  update the translation catalogs (makemessages, compilemessages; needs gettext)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,10 +54,17 @@ lint: $(INSTALLED)
 	for check in "$(BIN)/ruff check ." \
 	             "$(BIN)/ruff format --check ." \
 	             "$(BIN)/mypy django_jwt_email" \
-	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings"; do \
+	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings" \
+	             "$(BIN)/python scripts/messages.py check"; do \
 		echo "$$check"; $$check || { status=1; echo "^^^ FAILED: $$check"; }; \
 	done; \
 	exit $$status
+
+# The catalogs of django_jwt_email/locale and example_project/locale: new marked
+# strings appear untranslated (then `make lint` fails until they are translated),
+# strings no longer marked are dropped, and every catalog is compiled again.
+messages: $(INSTALLED)
+	$(BIN)/python scripts/messages.py update
 
 # --- benchmarks (benchmarks/README.md) --------------------------------------------
 # `make bench`: the full suite (~8 minutes on 2 cores, ~11 on a fresh clone), writes

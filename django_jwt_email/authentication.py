@@ -8,12 +8,12 @@ if the view actually reads a field of ``request.user`` beyond its ``pk``.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
-from django.utils.functional import Promise, SimpleLazyObject
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -22,6 +22,9 @@ from rest_framework.request import Request
 from . import services
 from .exceptions import TokenError, Unavailable
 from .http import as_unavailable, client_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["JWTEmailAuthentication", "ServiceUnavailable"]
 
@@ -106,7 +109,7 @@ class JWTEmailAuthentication(BaseAuthentication):
             self._fail(request, TokenError.default_detail, "invalid_token")
         return LazyUser(pk, request), claims
 
-    def _fail(self, request: Request, detail: str | Promise, code: str) -> NoReturn:
+    def _fail(self, request: Request, detail: StrOrPromise, code: str) -> NoReturn:
         setattr(request, ERROR_ATTRIBUTE, code)
         raise exceptions.AuthenticationFailed({"detail": detail, "code": code})
 

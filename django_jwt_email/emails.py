@@ -144,9 +144,7 @@ def render(message: LoginEmail) -> EmailMultiAlternatives:
     with timezone.override(timezone.get_default_timezone()):
         context = message.context()
         # A subject is one line: a template must not be able to inject headers.
-        subject = " ".join(
-            render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context).split()
-        )
+        subject = " ".join(render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context).split())
         text = render_to_string(app_settings.EMAIL_TEXT_TEMPLATE, context)
         html_template = app_settings.EMAIL_HTML_TEMPLATE
         html = render_to_string(html_template, context) if html_template else ""

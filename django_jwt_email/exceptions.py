@@ -9,10 +9,12 @@ is rendered; the ``code`` never is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class JWTEmailError(Exception):
@@ -22,7 +24,7 @@ class JWTEmailError(Exception):
     jti: str = ""
     user: Any = None
 
-    def __init__(self, reason: str | None = None, detail: str | Promise | None = None) -> None:
+    def __init__(self, reason: str | None = None, detail: StrOrPromise | None = None) -> None:
         self.reason = reason or self.code
         self.detail = detail or self.default_detail
         super().__init__(self.reason)

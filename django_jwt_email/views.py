@@ -10,7 +10,7 @@ address: never a 500, never a different answer for a known address. Every
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import logout
 from django.core.exceptions import RequestDataTooBig
@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
-from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -50,6 +49,9 @@ from .http import (
     unavailable_page,
 )
 from .keys import public_jwks
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _described_by_spectacular() -> bool:
@@ -96,7 +98,7 @@ REQUEST_DETAIL = _(
 )
 
 
-def error(detail: str | Promise, code: str, status_code: int = 400) -> Response:
+def error(detail: StrOrPromise, code: str, status_code: int = 400) -> Response:
     return Response({"detail": detail, "code": code}, status=status_code)
 
 

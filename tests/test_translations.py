@@ -397,3 +397,22 @@ def test_the_wheel_ships_the_compiled_catalogs(tmp_path):
         for language in ("de", "es", "fr", "pt_BR"):
             name = f"django_jwt_email/locale/{language}/LC_MESSAGES/django.mo"
             assert archive.read(name) == (ROOT / name).read_bytes()
+
+
+# --- the admin --------------------------------------------------------------------------
+
+
+def test_the_admin_screens_speak_french(admin_client, user, request_link):
+    request_link(user.email)
+    index = admin_client.get("/admin/django_jwt_email/", HTTP_ACCEPT_LANGUAGE="fr")
+    html = page(index)
+    assert "Connexion par e-mail (JWT)" in html
+    for name in ("Liens de connexion", "Sessions de connexion", "Jetons révoqués"):
+        assert f">{name}</a>" in html
+    assert "<h2>Activité</h2>" in html
+    links = page(
+        admin_client.get("/admin/django_jwt_email/issuedtoken/", HTTP_ACCEPT_LANGUAGE="fr")
+    )
+    for column in ("Utilisateur", "Statut", "Émis", "Expire le", "Adresse IP"):
+        assert f">{column}</a>" in links or f"<span>{column}</span>" in links, column
+    assert '<td class="field-status">actif</td>' in links  # the link's state

@@ -15,13 +15,14 @@ DEV_KEY := example_project/dev-signing-key.pem
 # the package test (build, install into a fresh virtualenv), run in CI (.ci/run).
 NO_SERVICES := not postgres and not redis and not celery and not browser and not walkthrough and not package
 
-.PHONY: help install demo test lint docs coverage
+.PHONY: help install demo test lint docs coverage messages
 
 help:
 	@echo "make demo   run the example site on http://127.0.0.1:8000 (sign in via /signin/, emails in /outbox/)"
 	@echo "make test   run the test suite without external services"
-	@echo "make lint   ruff, ruff format --check, mypy, import-linter layers, makemigrations --check (both user models)"
+	@echo "make lint   ruff, ruff format --check, mypy, import-linter layers, makemigrations --check (both user models), translation catalogs"
 	@echo "make docs   build the documentation site into docs/_build/html (warnings fail)"
+	@echo "make messages  update the translation catalogs (makemessages, compilemessages; needs gettext)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,10 +67,17 @@ lint: $(INSTALLED)
 	             "$(BIN)/mypy django_jwt_email" \
 	             "$(BIN)/lint-imports" \
 	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings" \
-	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings_email_user"; do \
+	             "$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings_email_user" \
+	             "$(BIN)/python scripts/messages.py check"; do \
 		echo "$$check"; $$check || { status=1; echo "^^^ FAILED: $$check"; }; \
 	done; \
 	exit $$status
+
+# The catalogs of django_jwt_email/locale and example_project/locale: new marked
+# strings appear untranslated (then `make lint` fails until they are translated),
+# strings no longer marked are dropped, and every catalog is compiled again.
+messages: $(INSTALLED)
+	$(BIN)/python scripts/messages.py update
 
 # --- benchmarks (benchmarks/README.md) --------------------------------------------
 # `make bench`: the full suite (~8 minutes on 2 cores, ~11 on a fresh clone), writes

@@ -3,7 +3,8 @@
 # Debian archive only when they are missing:
 #   PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database "test"),
 #   Redis on 127.0.0.1:6379,
-#   Chromium at /usr/bin/chromium (Playwright drives it; it never downloads one).
+#   Chromium at /usr/bin/chromium (Playwright drives it; it never downloads one),
+#   GNU gettext (msgfmt, msgcmp: `make lint` checks the translation catalogs).
 # Idempotent: a service that already answers is used as it is. Needs root only
 # to install or start something.
 set -euo pipefail
@@ -95,3 +96,11 @@ else
     [ -x /usr/bin/chromium ] || { log "ERROR: /usr/bin/chromium missing after install"; exit 1; }
 fi
 log "$(/usr/bin/chromium --version 2>/dev/null || echo 'chromium --version failed')"
+
+# --- gettext ------------------------------------------------------------------------
+
+if command -v msgfmt >/dev/null && command -v msgcmp >/dev/null; then
+    log "gettext: $(msgfmt --version | sed -n 1p)"
+else
+    apt_install gettext
+fi

@@ -84,7 +84,10 @@ class DefaultAdapter:
 
     def language_for(self, user: Any, request: HttpRequest | None) -> str | None:
         """The language of ``user``'s sign-in email, or None for the language of the
-        request that asked for it. A site that stores a preference returns it here."""
+        request that asked for it. A site that stores a preference returns it here.
+
+        ``user`` is None for a sign-up link. ``request`` is None: the email is
+        composed by the delivery unit (inline or in a worker), apart from the request."""
         return None
 
     # --- after sign-in -----------------------------------------------------------

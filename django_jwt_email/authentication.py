@@ -9,12 +9,13 @@ if the view actually reads a field of ``request.user`` beyond its ``pk``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -22,6 +23,9 @@ from rest_framework.request import Request
 from . import services
 from .exceptions import TokenError, Unavailable
 from .http import as_unavailable, client_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["JWTEmailAuthentication", "LazyUser", "ServiceUnavailable", "active_user", "user_pk"]
 
@@ -86,7 +90,7 @@ def _load_user(pk: Any, request: Request) -> Any:
     if user is None:
         setattr(request, ERROR_ATTRIBUTE, "invalid_token")
         raise exceptions.AuthenticationFailed(
-            {"detail": "The user of this token is gone.", "code": "invalid_token"}
+            {"detail": gettext("The user of this token is gone."), "code": "invalid_token"}
         )
     return user
 
@@ -101,11 +105,11 @@ class JWTEmailAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None  # not our scheme: let another class try
         if len(parts) != 2:
-            self._fail(request, "Invalid Authorization header.", "invalid_token")
+            self._fail(request, gettext("Invalid Authorization header."), "invalid_token")
         try:
             token = parts[1].decode("ascii")
         except UnicodeError:
-            self._fail(request, "Invalid Authorization header.", "invalid_token")
+            self._fail(request, gettext("Invalid Authorization header."), "invalid_token")
         try:
             # The client is worked out only if a refusal is recorded.
             claims = services.authenticate_access(token, client=lambda: client_of(request))
@@ -116,10 +120,10 @@ class JWTEmailAuthentication(BaseAuthentication):
         try:
             pk = user_pk(claims)
         except ValidationError:
-            self._fail(request, "The token is invalid.", "invalid_token")
+            self._fail(request, TokenError.default_detail, "invalid_token")
         return LazyUser(pk, lambda: _load_user(pk, request)), claims
 
-    def _fail(self, request: Request, detail: str, code: str) -> NoReturn:
+    def _fail(self, request: Request, detail: StrOrPromise, code: str) -> NoReturn:
         setattr(request, ERROR_ATTRIBUTE, code)
         raise exceptions.AuthenticationFailed({"detail": detail, "code": code})
 

@@ -209,7 +209,9 @@ def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         ring.signing_key  # noqa: B018 - raises if the first key cannot sign
     except ConfigurationError as exc:
         if exc.reason == "weak_rsa":
-            return [_error(4, exc.detail, "Generate a key of 2048 bits or more, or use ES256.")]
+            return [
+                _error(4, str(exc.detail), "Generate a key of 2048 bits or more, or use ES256.")
+            ]
         return [
             _error(
                 1,

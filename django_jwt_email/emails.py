@@ -5,6 +5,8 @@ The link's scheme and host come from LINK_BASE_URL only, never from the
 request's Host header, so a forged Host cannot point a real link elsewhere. The
 message leaves through a connection with a timeout (EMAIL_TIMEOUT), so a mail
 server that accepts and never answers cannot hold a request or a worker forever.
+It is rendered in the message's language and shows times in the site's time zone,
+whichever language and zone the process (a worker's, say) has active.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from .conf import PREFIX, app_settings
 from .exceptions import ConfigurationError
@@ -86,7 +90,8 @@ def describe_browser(user_agent: str) -> str:
     browser = next((name for mark, name in BROWSERS if mark in user_agent), "")
     system = next((name for mark, name in SYSTEMS if mark in user_agent), "")
     if browser and system:
-        return f"{browser} on {system}"
+        # Translators: a web browser and an operating system, "Firefox on Linux".
+        return gettext("%(browser)s on %(system)s") % {"browser": browser, "system": system}
     return browser or system
 
 
@@ -105,6 +110,8 @@ class LoginEmail:
     ip: str | None
     user_agent: str
     signup: bool
+    # The language to write it in (a code of LANGUAGES); "" for LANGUAGE_CODE.
+    language: str = ""
 
     def context(self) -> dict[str, Any]:
         return {
@@ -125,14 +132,8 @@ class LoginEmail:
 
 def send_login_email(message: LoginEmail) -> None:
     """Render and send; exceptions of the email backend propagate to the caller."""
-    context = message.context()
-    # A subject is one line: a template must not be able to inject headers.
-    subject = " ".join(render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context).split())
-    text = render_to_string(app_settings.EMAIL_TEXT_TEMPLATE, context)
-    email = EmailMultiAlternatives(subject, text, to=[message.to])
-    html_template = app_settings.EMAIL_HTML_TEMPLATE
-    if html_template:
-        email.attach_alternative(render_to_string(html_template, context), "text/html")
+    with translation.override(message.language or settings.LANGUAGE_CODE):
+        email = render(message)
     # What EmailMessage.send() does, through a connection of our own (Django 6.1
     # deprecates passing one to the message).
     try:
@@ -143,6 +144,25 @@ def send_login_email(message: LoginEmail) -> None:
         if isinstance(exc.__context__, TimeoutError):
             raise TimeoutError(f"The mail server did not answer: {exc}") from exc
         raise
+
+
+def render(message: LoginEmail) -> EmailMultiAlternatives:
+    """The message, in the active language and the site's time zone (TIME_ZONE):
+    a worker has no request to take them from, and a request may have activated
+    the visitor's zone, which the recipient of an email need not share."""
+    with timezone.override(timezone.get_default_timezone()):
+        context = message.context()
+        # A subject is one line: a template must not be able to inject headers.
+        subject = " ".join(render_to_string(app_settings.EMAIL_SUBJECT_TEMPLATE, context).split())
+        text = render_to_string(app_settings.EMAIL_TEXT_TEMPLATE, context)
+        html_template = app_settings.EMAIL_HTML_TEMPLATE
+        html = render_to_string(html_template, context) if html_template else ""
+    # RFC 3282: the language of the message, for mail clients and screen readers.
+    headers = {"Content-Language": translation.get_language()}
+    email = EmailMultiAlternatives(subject, text, to=[message.to], headers=headers)
+    if html:
+        email.attach_alternative(html, "text/html")
+    return email
 
 
 def default_connection() -> Any:

@@ -2,12 +2,19 @@
 
 Each error has a stable ``code`` (the ``code`` of the JSON error body) and a
 ``reason`` (finer, for the audit log only: it is never shown to the caller, so
-an attacker learns "invalid_token", not which check caught the forgery).
+an attacker learns "invalid_token", not which check caught the forgery). The
+``detail`` is shown to the caller, translated into the active language when it
+is rendered; the ``code`` never is.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "BrowserMismatch",
@@ -25,12 +32,12 @@ __all__ = [
 
 class JWTEmailError(Exception):
     code = "error"
-    default_detail = "The request could not be completed."
+    default_detail = _("The request could not be completed.")
     # Context for the audit record, attached by the layer that knows it.
     jti: str = ""
     user: Any = None
 
-    def __init__(self, reason: str | None = None, detail: str | None = None) -> None:
+    def __init__(self, reason: str | None = None, detail: StrOrPromise | None = None) -> None:
         self.reason = reason or self.code
         self.detail = detail or self.default_detail
         super().__init__(self.reason)
@@ -48,7 +55,7 @@ class ConfigurationError(JWTEmailError):
 
 class TokenError(JWTEmailError):
     code = "invalid_token"
-    default_detail = "The token is invalid."
+    default_detail = _("The token is invalid.")
 
 
 class TokenInvalid(TokenError):
@@ -57,24 +64,24 @@ class TokenInvalid(TokenError):
 
 class TokenExpired(TokenError):
     code = "token_expired"
-    default_detail = "The token has expired."
+    default_detail = _("The token has expired.")
 
 
 class TokenUsed(TokenError):
     code = "token_used"
-    default_detail = "The token has already been used."
+    default_detail = _("The token has already been used.")
 
 
 class TokenRevoked(TokenError):
     code = "token_revoked"
-    default_detail = "The token has been revoked."
+    default_detail = _("The token has been revoked.")
 
 
 class BrowserMismatch(TokenError):
     """A browser-bound link was opened in another browser: show its code instead."""
 
     code = "other_browser"
-    default_detail = "This link was requested in another browser. Enter the code there."
+    default_detail = _("This link was requested in another browser. Enter the code there.")
 
     def __init__(self, sign_in_code: str) -> None:
         super().__init__("other_browser")
@@ -85,7 +92,7 @@ class CodeInvalid(JWTEmailError):
     """Wrong, unknown or locked sign-in code: one answer for all three."""
 
     code = "invalid_code"
-    default_detail = "The code is invalid or has expired. Ask for a new sign-in email."
+    default_detail = _("The code is invalid or has expired. Ask for a new sign-in email.")
 
 
 class Unavailable(JWTEmailError):
@@ -93,6 +100,6 @@ class Unavailable(JWTEmailError):
     reached: answered 503 with ``Retry-After``, the same for every address."""
 
     code = "unavailable"
-    default_detail = "The service is temporarily unavailable. Try again in a few seconds."
+    default_detail = _("The service is temporarily unavailable. Try again in a few seconds.")
     #: Seconds a client should wait before trying again (the ``Retry-After`` header).
     retry_after = 5

@@ -8,7 +8,8 @@ when a limit is reached: no token is minted, no email is sent. The per-address
 limit is counted by the service, on the validated address it acts on, while the
 request runs inside ``limits.enforced()``; its ``Refused`` comes back here
 through ``process_exception``. The counting is ``limits``'s; nothing here but
-finding the endpoint and the client, and the answer.
+finding the endpoint and the client, and the answer. The answer is in the active
+language, so ``LocaleMiddleware`` goes before this one.
 
 It runs in both of Django's modes, so an ASGI site's chain is never adapted for
 it (each adaptation costs a thread hop per request). Under ASGI the counting runs
@@ -32,6 +33,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext, ngettext
 
 from . import limits, services
 from .adapter import get_adapter
@@ -174,7 +176,7 @@ def refuse(request: HttpRequest, refused: limits.Refused) -> HttpResponse:
     seconds = refused.retry_after
     wait = wait_in_words(seconds)
     # One wording for the API and the page; Retry-After keeps the exact seconds.
-    detail = f"Too many requests. Try again in {wait}."
+    detail = gettext("Too many requests. Try again in %(wait)s.") % {"wait": wait}
     response: HttpResponse
     if wants_html(request):
         context = {"detail": detail, "code": "rate_limited", "wait": wait}
@@ -197,8 +199,9 @@ def wait_in_words(seconds: int) -> str:
     """``seconds`` as a person reads a wait: "45 seconds", "37 minutes", "2 hours"
     (rounded up, so that nobody comes back too early)."""
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
     minutes = math.ceil(seconds / 60)
     if minutes < 90:
-        return f"{minutes} minutes"
-    return f"{math.ceil(minutes / 60)} hours"
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    hours = math.ceil(minutes / 60)
+    return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}

@@ -72,9 +72,10 @@ class IssuedToken(models.Model):
     (``SignInSession``) stands for its whole family.
     """
 
-    jti = models.CharField(max_length=64)
+    jti = models.CharField(_("jti"), max_length=64)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -86,18 +87,18 @@ class IssuedToken(models.Model):
     # Keyed hash of the address the link was mailed to (binds the link to it).
     email_hash = models.CharField(max_length=64, blank=True)
     # Sign-up links only: the address to create the account for on redemption.
-    signup_email = models.EmailField(max_length=254, blank=True)
-    issued_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoke_reason = models.CharField(max_length=64, blank=True)
+    signup_email = models.EmailField(_("sign-up address"), max_length=254, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(_("revoke reason"), max_length=64, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(max_length=255, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
     next_url = models.CharField(_("next"), max_length=2000, blank=True)
     # The short code of the same email, as a keyed hash, and its failed attempts.
     code_hash = models.CharField(max_length=64, blank=True)
-    code_attempts = models.PositiveSmallIntegerField(default=0)
+    code_attempts = models.PositiveSmallIntegerField(_("wrong codes"), default=0)
     # Hash of the browser-binding cookie's verifier (BIND_TO_BROWSER).
     browser_hash = models.CharField(max_length=64, blank=True)
 
@@ -105,6 +106,7 @@ class IssuedToken(models.Model):
 
     class Meta:
         verbose_name = _("login link")
+        verbose_name_plural = _("login links")
         ordering = ["-issued_at"]
         constraints = [
             # A constraint, not unique=True: on PostgreSQL the latter adds a second,
@@ -278,33 +280,35 @@ class SignInSession(models.Model):
     sid = models.CharField(_("session id"), max_length=64)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         on_delete=models.CASCADE,
         related_name="jwt_email_sessions",
         db_index=False,  # served by the (user, -created_at) index
     )
     # The generation the next refresh token presented must carry; +1 per refresh.
-    generation = models.PositiveIntegerField(default=0)
+    generation = models.PositiveIntegerField(_("generation"), default=0)
     created_at = models.DateTimeField(_("signed in"), default=timezone.now)
     # Absolute: REFRESH_TOKEN_TTL after the sign-in (a browser session: its age).
     # Rotation never extends it (ASVS 10.4.8).
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField(_("expires at"))
     refreshed_at = models.DateTimeField(_("last refresh"), null=True, blank=True)
     # Refreshes are counted here rather than written one audit row each.
     refresh_count = models.PositiveIntegerField(_("refreshes"), default=0)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoke_reason = models.CharField(max_length=64, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(_("revoke reason"), max_length=64, blank=True)
     # The client that signed in.
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(max_length=255, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
     # The login link that opened the session (its jti, as in the audit log).
     login_jti = models.CharField(_("login link"), max_length=64, blank=True)
     # A browser sign-in: the Django session's key, deleted when this is revoked.
-    session_key = models.CharField(max_length=40, blank=True)
+    session_key = models.CharField(_("browser session key"), max_length=40, blank=True)
 
     objects = SignInSessionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("sign-in session")
+        verbose_name_plural = _("sign-in sessions")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["sid"], name="jwt_email_session_sid"),
@@ -348,28 +352,31 @@ class RevokedToken(models.Model):
     """The denylist: a revoked token (or, with kind "session", a whole ``sid``)."""
 
     jti = models.CharField(_("jti or sid"), max_length=64)
-    kind = models.CharField(max_length=16, choices=RevokedKind.choices)
+    kind = models.CharField(_("kind"), max_length=16, choices=RevokedKind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    reason = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    revoked_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked at"), default=timezone.now)
     # When the revoked token would have expired anyway: the entry can go then.
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField(_("expires at"))
 
     class Meta:
         verbose_name = _("revoked token")
+        verbose_name_plural = _("revoked tokens")
         ordering = ["-revoked_at"]
         constraints = [
             models.UniqueConstraint(fields=["jti"], name="jwt_email_revoked_jti"),
@@ -421,30 +428,32 @@ class EventType(models.TextChoices):
 class TokenEvent(models.Model):
     """The audit log. Append-only; holds a ``jti``, never a token."""
 
-    event = models.CharField(max_length=32, choices=EventType.choices)
-    reason = models.CharField(max_length=64, blank=True)
-    jti = models.CharField(max_length=64, blank=True)
+    event = models.CharField(_("event"), max_length=32, choices=EventType.choices)
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    jti = models.CharField(_("jti"), max_length=64, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(max_length=255, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
     # Keyed hash of an address, for events of a request no user is known for yet
     # (delivery_failed): the admin's search finds them by the address typed.
     email_hash = models.CharField(max_length=64, blank=True)
     # How many occurrences this row stands for: 1, except for rows that summarise
     # events counted rather than written one by one (refusals beyond a rate).
-    count = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(_("count"), default=1)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     objects = TokenEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("token event")
+        verbose_name_plural = _("token events")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["created_at"], name="jwt_email_event_at"),

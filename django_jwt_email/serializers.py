@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .http import offered_transports
@@ -52,7 +53,7 @@ class TransportField(serializers.ChoiceField):
     """``"transport"``: where the pair's refresh token goes, ``"body"`` or ``"cookie"``;
     only what JWT_EMAIL_TOKEN_TRANSPORT offers. Absent: the site's default."""
 
-    default_error_messages = {"not_offered": "This site does not offer the {value} transport."}
+    default_error_messages = {"not_offered": _("This site does not offer the {value} transport.")}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=["body", "cookie"], required=False, default="", **kwargs)

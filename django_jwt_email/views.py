@@ -3,12 +3,14 @@
 No token or database logic of their own. Every response that carries or consumes
 a token is ``no_store`` (see ``http``). A dependency that is down (the database,
 the queue broker) is answered 503 with ``Retry-After``, the same for every
-address: never a 500, never a different answer for a known address.
+address: never a 500, never a different answer for a known address. Every
+``detail`` is in the active language (``LocaleMiddleware`` picks it); every
+``code`` stays as documented.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import logout
 from django.core.exceptions import RequestDataTooBig
@@ -16,6 +18,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
@@ -50,6 +54,9 @@ from .http import (
     unavailable_page,
 )
 from .keys import public_jwks
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "CodeView",
@@ -103,12 +110,12 @@ LOGOUT_RESPONSES = {
     401: serializers.DetailSerializer,
     403: serializers.DetailSerializer,
 }
-REQUEST_DETAIL = (
+REQUEST_DETAIL = _(
     "If an account exists for this address, a sign-in link is on its way. Check your inbox."
 )
 
 
-def error(detail: str, code: str, status_code: int = 400) -> Response:
+def error(detail: StrOrPromise, code: str, status_code: int = 400) -> Response:
     return Response({"detail": detail, "code": code}, status=status_code)
 
 
@@ -123,7 +130,7 @@ class BoundedJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+            raise exceptions.ParseError(gettext("JSON parse error - nested too deeply.")) from None
 
 
 class JSONView(APIView):
@@ -138,7 +145,7 @@ class JSONView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):
-            return error("The request body is too large.", "request_too_large", 413)
+            return error(gettext("The request body is too large."), "request_too_large", 413)
         unavailable = as_unavailable(exc)
         if unavailable is not None:
             response = error(str(unavailable.detail), unavailable.code, 503)
@@ -162,7 +169,7 @@ class JSONView(APIView):
 
     def validated(self, serializer_class: type[Any], request: Request) -> dict[str, Any]:
         if not isinstance(request.data, dict):
-            raise exceptions.ParseError("Send a JSON object or a form.")
+            raise exceptions.ParseError(gettext("Send a JSON object or a form."))
         serializer = serializer_class(data=request.data)
         if not serializer.is_valid():
             field, messages = next(iter(serializer.errors.items()))
@@ -294,7 +301,7 @@ class RefreshView(JSONView):
         if cookie_borne:
             reason = csrf_failure(request._request)
             if reason is not None:
-                return error(f"CSRF Failed: {reason}", "csrf_failed", 403)
+                return error(_("CSRF Failed: %(reason)s") % {"reason": reason}, "csrf_failed", 403)
             token = cookie_refresh_token(request._request)
         elif not token:
             return error("refresh: This field is required.", "invalid_request")

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from email import message_from_bytes
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import django
@@ -62,6 +63,7 @@ class Sent:
     def __init__(self, raw: bytes) -> None:
         message = message_from_bytes(raw)
         self.to = [message["To"]]
+        self.subject = str(make_header(decode_header(message["Subject"])))
         text = next(part for part in message.walk() if part.get_content_type() == "text/plain")
         self.body = text.get_payload(decode=True).decode()
 
@@ -103,6 +105,22 @@ def test_request_only_enqueues_and_the_worker_in_another_process_delivers(
     # And the queued link signs in like any other.
     response = api_client.post("/auth/token/", {"token": token_of(sent)}, format="json")
     assert response.status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_writes_in_the_language_of_the_request(tasks, user, api_client, tmp_path):
+    """The worker process runs in the site's default language: the requester's (de,
+    picked by LocaleMiddleware) travels in the task's payload."""
+    response = api_client.post(
+        "/auth/request/", {"email": user.email}, format="json", HTTP_ACCEPT_LANGUAGE="de"
+    )
+    assert response.status_code == 202
+    worker = run_worker(tmp_path)
+    assert worker.returncode == 0, worker.stderr
+    (sent,) = outbox_of(tmp_path)
+    assert sent.subject == "Anmeldung bei app.example.com"
+    assert "Mit diesem Link melden Sie sich bei app.example.com an:" in sent.body
 
 
 @pytest.mark.django_db

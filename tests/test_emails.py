@@ -6,6 +6,7 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from django_jwt_email import addresses, emails
 from django_jwt_email.exceptions import ConfigurationError
@@ -74,13 +75,27 @@ def test_message_carries_link_code_expiry_site_time_ip_and_browser(settings):
         assert "https://app.example.com/auth/verify/?token=abc" in body
         assert "ABCD-EFGH" in body
         assert "expire in 10 minutes" in body
-        assert "at 2030-01-02 03:04 UTC from 203.0.113.9 with Edge on Windows" in body
+        assert "Requested: Jan. 2, 2030, 3:04 a.m. UTC" in body
+        assert "IP address: 203.0.113.9" in body
+        assert "Browser: Edge on Windows" in body
 
 
-def test_request_time_is_shown_in_utc_whatever_the_time_zone(settings):
+def test_request_time_is_shown_in_the_sites_time_zone(settings):
     settings.TIME_ZONE = "Asia/Tokyo"
     emails.send_login_email(message())
-    assert "at 2030-01-02 03:04 UTC" in mail.outbox[0].body
+    assert "Requested: Jan. 2, 2030, 12:04 p.m. JST" in mail.outbox[0].body
+
+
+def test_request_time_ignores_a_time_zone_the_request_activated(settings):
+    # A site may activate each visitor's zone; the recipient need not be that visitor.
+    with timezone.override("America/New_York"):
+        emails.send_login_email(message())
+    assert "Requested: Jan. 2, 2030, 3:04 a.m. UTC" in mail.outbox[0].body
+
+
+def test_one_minute_is_singular():
+    emails.send_login_email(message(expires_minutes=1))
+    assert "expire in 1 minute." in mail.outbox[0].body
 
 
 def test_sign_up_message_says_so(settings):
@@ -99,7 +114,7 @@ def test_html_part_escapes_what_the_client_sent():
 def test_unknown_user_agent_is_shown_truncated():
     emails.send_login_email(message(user_agent="SomeBot/" + "x" * 200))
     body = mail.outbox[0].body
-    assert "(SomeBot/xxx" in body
+    assert "Browser: SomeBot/xxx" in body
     assert "x" * 100 not in body
 
 

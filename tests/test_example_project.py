@@ -51,6 +51,8 @@ def example_site(settings):
         "LOGOUT_REDIRECT_URL",
         "JWT_EMAIL_CREATE_USERS",
         "JWT_EMAIL_TOKEN_TRANSPORT",
+        "LANGUAGES",
+        "LOCALE_PATHS",
     ):
         setattr(settings, name, getattr(example, name))
     settings.DEBUG = True
@@ -91,6 +93,24 @@ def submit(client, url: str, data: dict[str, str], **extra):
 def csrf_of(client, url: str) -> str:
     client.get(url)
     return client.cookies["csrftoken"].value
+
+
+def test_the_site_speaks_the_visitors_language(example_site, client):
+    """LocaleMiddleware picks it; the site's pages come from its own catalogs
+    (example_project/locale), the app's forms inside them from the package's."""
+    home = client.get("/", HTTP_ACCEPT_LANGUAGE="fr")
+    html = home.content.decode()
+    assert home["Content-Language"] == "fr"
+    assert '<html lang="fr" dir="ltr">' in html
+    assert "<h1>Bienvenue</h1>" in html
+    assert "Vous n\u2019êtes <strong>pas connecté</strong>." in html
+    signin = client.get("/signin/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "<h2>Stattdessen den Code eingeben</h2>" in signin
+    assert '<label for="jwt-code">Code aus der E-Mail</label>' in signin
+    done = submit(client, "/auth/request/", {"email": "a@example.com"}, HTTP_ACCEPT_LANGUAGE="es")
+    assert "<h1>Revisa tu bandeja de entrada</h1>" in done.content.decode()
+    # A language the site does not offer (LANGUAGES): its default, English.
+    assert b"<h1>Welcome</h1>" in client.get("/", HTTP_ACCEPT_LANGUAGE="it").content
 
 
 def test_home_anonymous_says_not_signed_in(example_site, client):

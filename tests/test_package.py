@@ -73,6 +73,15 @@ def test_wheel_holds_every_file_of_the_package(dist):
     assert set(tracked) - shipped == set()
 
 
+def test_the_wheel_ships_the_compiled_catalogs(dist):
+    """The four languages' .mo files, as committed (building needs no gettext)."""
+    [wheel] = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        for language in ("de", "es", "fr", "pt_BR"):
+            name = f"django_jwt_email/locale/{language}/LC_MESSAGES/django.mo"
+            assert archive.read(name) == (ROOT / name).read_bytes()
+
+
 def test_installed_wheel_runs_the_example_sites_check(dist, tmp_path):
     [wheel] = dist.glob("*.whl")
     home = tmp_path / "venv"

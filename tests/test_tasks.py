@@ -78,6 +78,25 @@ def test_request_only_enqueues_and_the_worker_delivers(
     assert pair.status_code == 200
 
 
+def test_the_worker_writes_in_the_language_of_the_request(
+    celery_app, queued, user, api_client, mailoutbox
+):
+    """The worker's own language is the site's default: the requester's travels in the
+    payload (the request said fr, with LocaleMiddleware in the suite's settings)."""
+    from celery.contrib.testing.worker import start_worker
+
+    response = api_client.post(
+        "/auth/request/", {"email": user.email}, format="json", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assert response.status_code == 202
+    with start_worker(celery_app, perform_ping_check=False, shutdown_timeout=30):
+        assert wait_for(lambda: len(mailoutbox) >= 1), "the worker sent nothing"
+    (message,) = mailoutbox
+    assert message.subject == "Connexion à app.example.com"
+    assert "Utilisez ce lien pour vous connecter à app.example.com" in message.body
+    assert '<html lang="fr" dir="ltr">' in message.alternatives[0][0]
+
+
 def test_queued_sign_up_is_created_only_on_redemption(
     celery_app, queued, settings, api_client, mailoutbox
 ):

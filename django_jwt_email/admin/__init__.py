@@ -157,12 +157,15 @@ class RevocableAdmin(ReadOnlyAdmin):
             }
             self.message_user(request, message, messages.SUCCESS)
             return None
+        count = queryset.count()
         context = {
             **self.admin_site.each_context(request),
             "title": _("Revoke %(name)s") % {"name": self.opts.verbose_name_plural},
             "opts": self.opts,
             "form": form,
-            "count": queryset.count(),
+            "count": count,
+            # The model's name in the number the count asks for (one string to translate).
+            "items": model_ngettext(self.opts, count),
             "preview": queryset.select_related("user")[:20],
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": request.POST.get("select_across", "0"),

@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from ninja.errors import HttpError
 from ninja.security.http import HttpBearer
 
@@ -90,20 +91,20 @@ class JWTEmailBearer(HttpBearer):
         if not parts or parts[0].lower() != self.openapi_scheme:
             return None
         if len(parts) != 2:
-            raise BearerError.refused("Invalid Authorization header.", "invalid_token")
+            raise BearerError.refused(gettext("Invalid Authorization header."), "invalid_token")
         return parts[1]
 
     def authenticate(self, request: HttpRequest, token: str) -> dict[str, Any]:
         try:
             claims = services.authenticate_access(token, client=lambda: client_of(request))
         except TokenError as exc:
-            raise BearerError.refused(exc.detail, exc.code) from exc
+            raise BearerError.refused(str(exc.detail), exc.code) from exc
         except Unavailable as exc:
             raise BearerError.unavailable(exc) from exc
         try:
             pk = user_pk(claims)
         except ValidationError:
-            raise BearerError.refused("The token is invalid.", "invalid_token") from None
+            raise BearerError.refused(str(TokenError.default_detail), "invalid_token") from None
         request.user = LazyUser(pk, lambda: _load_user(pk))  # type: ignore[assignment]
         request.auser = lambda: _aload_user(request)
         return claims
@@ -132,7 +133,7 @@ def _load_user(pk: Any) -> Any:
             raise
         raise BearerError.unavailable(unavailable) from exc
     if user is None:  # deleted or deactivated without going through save()
-        raise BearerError.refused("The user of this token is gone.", "invalid_token")
+        raise BearerError.refused(gettext("The user of this token is gone."), "invalid_token")
     return user
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import addresses, audit, signin_codes
 from ..clientinfo import Client
@@ -87,7 +88,7 @@ def _code_row(email: str, code: str, client: Client, browser_verifier: str | Non
         # not a guess, so not counted, and the one answer that differs, since
         # only who holds the code can get it. It still signs nobody in here.
         mismatch = BrowserMismatch(signin_codes.format_code(signin_codes.derive_code(match.jti)))
-        mismatch.detail = "This code was requested in another browser. Enter it there."
+        mismatch.detail = _("This code was requested in another browser. Enter it there.")
         audit.record(
             Event.REJECTED, client=client, jti=match.jti, user=match.user, reason=mismatch.reason
         )

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
@@ -72,6 +72,8 @@ def request_link(
         "browser_hash": browser_hash,
         "staff_only": staff_only,
         "requested_at": timezone.now().isoformat(),
+        # The email's language unless the adapter knows the user's (``send_login``).
+        "language": translation.get_language(),
     }
     sender = import_string(app_settings.EMAIL_SENDER)
     try:
@@ -97,6 +99,7 @@ def deliver(
     browser_hash: str = "",
     staff_only: bool = False,
     requested_at: str | None = None,
+    language: str = "",
 ) -> None:
     """The delivery unit: find the account, mint and store a login token, send it."""
     adapter = get_adapter()
@@ -118,6 +121,7 @@ def deliver(
         client=client,
         next_url=next_url,
         requested_at=parse_datetime(requested_at) if requested_at else None,
+        language=language,
     )
 
 
@@ -151,10 +155,14 @@ def send_login(
     client: Client,
     next_url: str = "",
     requested_at: datetime | None = None,
+    language: str = "",
 ) -> bool:
     """Email the link and code of ``token`` to ``to``; record ``email_sent`` or
     ``email_failed``. A failure is recorded, never raised: the caller's answer must
-    not depend on it (it would tell which addresses have an account)."""
+    not depend on it (it would tell which addresses have an account).
+
+    The email is in the user's language if the adapter knows it, else in
+    ``language`` (the requester's)."""
     adapter = get_adapter()
     try:
         message = emails.LoginEmail(
@@ -168,6 +176,7 @@ def send_login(
             ip=client.ip,
             user_agent=client.user_agent,
             signup=user is None,
+            language=adapter.language_for(user, None) or language,
         )
         adapter.send_login_email(message)
     except Exception as exc:  # SMTP errors, a bad LINK_BASE_URL, a broken template

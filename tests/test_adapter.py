@@ -159,8 +159,7 @@ def test_every_method_of_the_site_adapter_was_consulted(site_adapter, settings, 
     ask(api_client, "newcomer@example.com")
     Client().post("/auth/verify/", {"token": SENT[-1].token})
     expected = {name for name in vars(SiteAdapter) if not name.startswith("_")}
-    # The email's language is asked for by the translations of the sign-in email.
-    assert expected - {"language_for"} <= set(CALLS)
+    assert expected <= set(CALLS)
 
 
 @pytest.mark.parametrize("claim", sorted(tokens.RESERVED_CLAIMS))

@@ -21,7 +21,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from . import services
-from .exceptions import TokenError, Unavailable
+from .exceptions import TokenError, TokenInvalid, Unavailable
 from .http import as_unavailable, client_of
 
 if TYPE_CHECKING:
@@ -69,8 +69,22 @@ class LazyUser(SimpleLazyObject):
 
 
 def active_user(pk: Any) -> Any:
-    """The active user ``pk``, or None if deleted or deactivated without save()."""
-    return get_user_model()._default_manager.filter(pk=pk, is_active=True).first()
+    """The active user ``pk`` of a verified token, for any framework's Bearer class.
+
+    Raises TokenInvalid if the user is gone (deleted, or deactivated without
+    ``save()``, so no receiver revoked the session), and Unavailable if the
+    database cannot be reached; each framework answers those its own way.
+    """
+    try:
+        user = get_user_model()._default_manager.filter(pk=pk, is_active=True).first()
+    except DatabaseError as exc:
+        unavailable = as_unavailable(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
+    if user is None:
+        raise TokenInvalid("user_gone", detail=gettext("The user of this token is gone."))
+    return user
 
 
 def user_pk(claims: dict[str, Any]) -> Any:
@@ -81,18 +95,12 @@ def user_pk(claims: dict[str, Any]) -> Any:
 
 def _load_user(pk: Any, request: Request) -> Any:
     try:
-        user = active_user(pk)
-    except DatabaseError as exc:
-        unavailable = as_unavailable(exc)
-        if unavailable is None:
-            raise
-        raise ServiceUnavailable(unavailable) from exc
-    if user is None:
-        setattr(request, ERROR_ATTRIBUTE, "invalid_token")
-        raise exceptions.AuthenticationFailed(
-            {"detail": gettext("The user of this token is gone."), "code": "invalid_token"}
-        )
-    return user
+        return active_user(pk)
+    except Unavailable as exc:
+        raise ServiceUnavailable(exc) from exc
+    except TokenError as exc:
+        setattr(request, ERROR_ATTRIBUTE, exc.code)
+        raise exceptions.AuthenticationFailed({"detail": exc.detail, "code": exc.code}) from exc
 
 
 class JWTEmailAuthentication(BaseAuthentication):

@@ -16,7 +16,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 from ninja.errors import HttpError
@@ -25,7 +24,7 @@ from ninja.security.http import HttpBearer
 from .. import services
 from ..authentication import LazyUser, active_user, user_pk
 from ..exceptions import TokenError, Unavailable
-from ..http import as_unavailable, client_of, no_store
+from ..http import client_of, no_store
 
 __all__ = ["BearerError", "JWTEmailBearer", "bearer_error_response"]
 
@@ -126,15 +125,11 @@ def _event_loop_running() -> bool:
 
 def _load_user(pk: Any) -> Any:
     try:
-        user = active_user(pk)
-    except DatabaseError as exc:
-        unavailable = as_unavailable(exc)
-        if unavailable is None:
-            raise
-        raise BearerError.unavailable(unavailable) from exc
-    if user is None:  # deleted or deactivated without going through save()
-        raise BearerError.refused(gettext("The user of this token is gone."), "invalid_token")
-    return user
+        return active_user(pk)
+    except Unavailable as exc:
+        raise BearerError.unavailable(exc) from exc
+    except TokenError as exc:  # deleted or deactivated without going through save()
+        raise BearerError.refused(str(exc.detail), exc.code) from exc
 
 
 async def _aload_user(request: HttpRequest) -> Any:

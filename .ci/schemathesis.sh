@@ -51,7 +51,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 JWT_EMAIL_RATE_LIMITS = {
     group: "1000000/m"
     for group in ("request_ip", "request_email", "verify_ip", "token_ip", "code_ip",
-                  "refresh_ip", "failed_ip")
+                  "refresh_ip", "failed_ip", "bearer_failed_ip")
 }
 EOF
 
@@ -92,6 +92,9 @@ for _ in $(seq 1 60); do
     sleep 0.5
 done
 
+# One worker: with two, Schemathesis's coverage phase crashed now and then with a
+# KeyError in a cache of its own that both threads use, failing runs whose every
+# generated case had passed.
 fuzz() {  # fuzz <schemathesis filter options...>
     timeout --signal=INT --kill-after=15 "$RUN_TIMEOUT" \
         "$VENV/bin/schemathesis" run "$BASE/auth/schema/" \
@@ -99,7 +102,7 @@ fuzz() {  # fuzz <schemathesis filter options...>
         --header "Authorization: Bearer $ACCESS" \
         --max-examples "$MAX_EXAMPLES" \
         --phases examples,coverage,fuzzing \
-        --workers 2 \
+        --workers 1 \
         --request-timeout 10 \
         --generation-database none \
         --no-color "$@"

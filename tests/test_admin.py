@@ -20,6 +20,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from django_jwt_email import tokens
 from django_jwt_email.admin.activity import tick_step
 from django_jwt_email.admin.lists import EstimatedCountPaginator
 from django_jwt_email.models import STATES, IssuedToken, RevokedToken, SignInSession, TokenEvent
@@ -39,7 +40,7 @@ def issued(user=None, *, status="active", ip="203.0.113.5", ago=timedelta(0)):
     """A login link's row in the given status, issued ``ago`` before now."""
     now = timezone.now()
     row = IssuedToken(
-        jti=secrets.token_urlsafe(16),
+        jti=tokens.new_id(),
         user=user,
         issued_at=now - ago,
         expires_at=now + timedelta(minutes=10),
@@ -61,7 +62,7 @@ def session(user, *, status="active", ip="203.0.113.5", browser=False):
     """A sign-in session's row in the given status."""
     now = timezone.now()
     row = SignInSession(
-        sid=secrets.token_urlsafe(16),
+        sid=tokens.new_id(),
         user=user,
         expires_at=now + timedelta(days=14),
         ip=ip,
@@ -81,7 +82,7 @@ def event(kind="issued", *, reason="", user=None, ip="203.0.113.5", jti="", at=N
         reason=reason,
         user=user,
         ip=ip,
-        jti=jti or secrets.token_urlsafe(16),
+        jti=jti or tokens.new_id(),
         created_at=at or timezone.now(),
     )
 

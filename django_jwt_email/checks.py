@@ -312,7 +312,8 @@ def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             _warning(
                 4,
                 f"{PREFIX}REVOCATION_CACHE {app_settings.REVOCATION_CACHE!r} is local to each "
-                "process: a logout reaches other workers only when their access tokens expire.",
+                "process: a logout reaches the other workers only when they reload the marks "
+                "from the database, up to a minute later.",
                 "Use a shared cache (Redis) for the revocation marks.",
             )
         )

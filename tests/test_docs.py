@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import pkgutil
 import re
 from datetime import timedelta
@@ -65,16 +66,13 @@ def package_sources() -> dict[str, ast.Module]:
 # --- settings -----------------------------------------------------------------------
 
 
-def settings_tables() -> tuple[str, str]:
-    """The reference's settings (before the coming section) and the coming ones."""
-    text = page("settings")
-    current, _, coming = text.partition(f"## Settings {COMING.lower()}")
-    return current, coming
+def settings_text() -> str:
+    return page("settings")
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
 def test_every_setting_has_a_row_in_the_settings_reference(name):
-    current, _ = settings_tables()
+    current = settings_text()
     assert name in first_cells(current) or PREFIX + name in first_cells(current), (
         f"{PREFIX}{name} is missing from docs/reference/settings.md"
     )
@@ -87,7 +85,7 @@ def documented_default(cell: str):
 
 
 def test_the_documented_defaults_are_the_defaults():
-    current, _ = settings_tables()
+    current = settings_text()
     for row in table_rows(current):
         names = re.findall(r"`([A-Z_]+)`", row[0])
         if len(names) != 1 or names[0].removeprefix(PREFIX) not in DEFAULTS:
@@ -101,18 +99,13 @@ def test_the_documented_defaults_are_the_defaults():
 
 
 def test_the_settings_table_names_only_settings_that_exist():
-    current, coming = settings_tables()
+    current = settings_text()
     known = set(DEFAULTS) | {PREFIX + name for name in DEFAULTS}
     rows = {
         names[0] for row in table_rows(current) if (names := re.findall(r"`([A-Z_]+)`", row[0]))
     }
     django_ratelimit = {name for name in rows if name.startswith("RATELIMIT_")}
     assert rows - django_ratelimit <= known
-    # A setting announced as coming moves to the table once it exists.
-    for name in first_cells(coming):
-        assert name.removeprefix(PREFIX) not in DEFAULTS, (
-            f"{name} exists now: move its row out of the coming section"
-        )
 
 
 # --- error codes --------------------------------------------------------------------
@@ -277,24 +270,95 @@ def test_every_system_check_id_is_in_the_checks_reference():
     assert ids - documented == set()
 
 
-def test_the_adapter_reference_documents_every_method_or_says_it_is_coming():
-    text = page("adapter")
-    try:
-        adapter = importlib.import_module("django_jwt_email.adapter")
-    except ModuleNotFoundError:
-        assert COMING in text
-        return
-    methods = {name for name in vars(adapter.DefaultAdapter) if not name.startswith("_")}
+def test_the_adapter_reference_documents_every_method():
+    from django_jwt_email.adapter import DefaultAdapter
+
+    methods = {name for name in vars(DefaultAdapter) if not name.startswith("_")}
     # A method is named with its arguments: `find_user(email)`.
-    documented = {cell.split("(")[0] for cell in first_cells(text)}
+    documented = {cell.split("(")[0] for cell in first_cells(page("adapter"))}
     assert methods - documented == set()
 
 
-# --- no reference to a file that is not in the repository ----------------------------
+def test_no_page_announces_a_feature_as_coming():
+    """Every feature of the release exists: a "coming" note is out of date."""
+    pages = [path for path in DOCS.rglob("*.md") if "_build" not in path.parts]
+    assert [str(path) for path in pages if COMING.lower() in path.read_text().lower()] == []
 
 
-@pytest.mark.parametrize("name", ["CHANGELOG.md", "CONTRIBUTING.md", "README.md", "SECURITY.md"])
-def test_relative_links_point_at_files_of_the_repository(name):
-    text = (ROOT / name).read_text()
-    for target in re.findall(r"\]\((?!https?:|#|mailto:)([^)#\s]+)", text):
-        assert (ROOT / target).exists(), f"{name} links to {target}, which is not in the repo"
+# --- the repository's Markdown files: links resolve, no file that is not there -------
+
+MARKDOWN_FILES = ["CHANGELOG.md", "CONTRIBUTING.md", "README.md", "SECURITY.md"]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub (and MyST, for the docs) gives a heading: lower case, only
+    letters, digits, spaces, ``-`` and ``_`` kept, spaces made ``-``."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors of a Markdown file's headings, outside its fenced code."""
+    found: set[str] = set()
+    fenced = False
+    for line in path.read_text().splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"#{1,6} (.+)", line)):
+            anchor = github_anchor(heading.group(1))
+            # A repeated heading gets -1, -2, ... as on GitHub.
+            count = sum(1 for name in found if re.fullmatch(rf"{re.escape(anchor)}(-\d+)?", name))
+            found.add(f"{anchor}-{count}" if count else anchor)
+    return found
+
+
+def test_github_anchor_is_githubs():
+    assert github_anchor("Same-browser binding (`JWT_EMAIL_BIND_TO_BROWSER`)") == (
+        "same-browser-binding-jwt_email_bind_to_browser"
+    )
+    assert github_anchor("Continuous integration: `.ci/run`") == "continuous-integration-cirun"
+
+
+@pytest.mark.parametrize("name", MARKDOWN_FILES)
+def test_every_link_resolves_to_a_file_and_a_heading_of_the_repository(name):
+    source = ROOT / name
+    for target in LINK.findall(source.read_text()):
+        if re.match(r"(https?|mailto):", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (source.parent / path) if path else source
+        assert linked.exists(), f"{name} links to {path}, which is not in the repository"
+        if anchor:
+            assert anchor in anchors(linked), f"{name} links to {target}: no such heading"
+
+
+@pytest.mark.parametrize("name", [*MARKDOWN_FILES, "README.pypi.md"])
+def test_every_markdown_file_named_is_in_the_repository(name):
+    """Not only links: a file named in the text (``DESIGN.md``, say) must be there."""
+    named = set(re.findall(r"[\w./-]*\w\.md\b", (ROOT / name).read_text()))
+    assert {path for path in named if not (ROOT / path).exists()} == set()
+
+
+# --- the README and the package's long description -------------------------------------
+
+
+def readme_script():
+    spec = importlib.util.spec_from_file_location("readme", ROOT / "scripts" / "readme.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_is_short():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+def test_the_long_description_is_the_readme_without_screenshots_or_relative_links():
+    readme = (ROOT / "README.md").read_text()
+    long_description = (ROOT / "README.pypi.md").read_text()
+    assert long_description == readme_script().long_description(readme), (
+        "README.pypi.md is out of step: run python scripts/readme.py write"
+    )
+    assert "docs/images/" in readme and "docs/images/" not in long_description
+    assert [t for t in LINK.findall(long_description) if not t.startswith("http")] == []

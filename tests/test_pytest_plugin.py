@@ -58,11 +58,10 @@ urlpatterns = [
 
 
 def readme_example(first_line):
-    """The Python block of the README's "Testing your site" that opens with ``first_line``:
-    the examples there run as a site's own tests here."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Testing your site") :]
-    blocks = re.findall(r"```python\n(.*?)```", section[: section.index("\n## ", 1)], re.S)
+    """The Python block of the documentation's "Test your site" that opens with
+    ``first_line``: the examples there run as a site's own tests here."""
+    page = (ROOT / "docs" / "howto" / "testing.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
     (block,) = [block for block in blocks if block.startswith(first_line + "\n")]
     return block
 
@@ -128,7 +127,7 @@ def site(pytester, monkeypatch):
 
 def test_the_fixtures_run_a_sites_tests_with_throwaway_keys(site):
     """Settings without a signing key: the ``jwt_email_keys`` fixture (autouse in the
-    README's conftest) or ``throwaway_keys()`` (the README's TestCase) gives one."""
+    documented conftest) or ``throwaway_keys()`` (the documented TestCase) gives one."""
     site.makepyfile(**{"mysite/settings": SETTINGS})
     site.makeconftest(readme_example("# conftest.py: every test of the site gets throw-away keys"))
     site.makepyfile(

@@ -1,4 +1,4 @@
-"""The README's curl walkthrough, run as written: ``example_project/walkthrough.sh``.
+"""The documented curl walkthrough, run as written: ``example_project/walkthrough.sh``.
 
 The test starts the example site (``runserver`` on a free port, a fresh SQLite
 database, key and file outbox of its own) and runs the script top to bottom

@@ -30,7 +30,6 @@ from datetime import datetime
 from itertools import islice
 from threading import Lock
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -39,6 +38,7 @@ from django.db import DatabaseError
 from django.dispatch import receiver
 from django.utils import timezone
 
+from . import rediscache
 from .availability import is_outage, warn_once_a_minute
 from .conf import PREFIX, app_settings
 from .exceptions import Unavailable
@@ -188,38 +188,11 @@ def _present(keys: list[str], *, primary: bool = False) -> set[str]:
     """Which of ``keys`` the revocation cache holds: one round trip (a get_many).
     ``primary``: from the server the tracked copy follows, not a replica."""
     cache = _cache()
-    client = _redis_client(cache, write=primary)
+    client = rediscache.client_of(cache, write=primary)
     if client is None:
         return set(cache.get_many(keys))
     values = client.mget([cache.make_key(key) for key in keys])
     return {key for key, value in zip(keys, values, strict=True) if value is not None}
-
-
-# Per cache object (Django keeps one per thread), the redis-py clients to reuse.
-_redis_clients: WeakKeyDictionary[BaseCache, dict[bool, Any]] = WeakKeyDictionary()
-
-
-def _redis_client(cache: BaseCache, *, write: bool = False) -> Any:
-    """For Django's own RedisCache, one redis-py client kept per cache object.
-
-    That backend builds a new client for every call, which costs more CPU than
-    the round trip itself (redis-py fills ~170 response callbacks per client),
-    on every authenticated request. The connection pool underneath is the same
-    and the question asked (MGET of the same keys) too, so reusing the client
-    changes the cost, not the answer. Other backends (and subclasses, which may
-    override get_many) answer through their own get_many.
-    """
-    if type(cache) is not RedisCache:
-        return None
-    clients = _redis_clients.setdefault(cache, {})
-    client = clients.get(write)
-    if client is None:
-        try:
-            client = cache._cache.get_client(None, write=write)  # Django's private API
-        except AttributeError:  # a Django release that changed it: the public path
-            return None
-        clients[write] = client
-    return client
 
 
 # --- the tracked copy of each process ------------------------------------------------------
@@ -311,7 +284,7 @@ def _write_missing(marks: dict[str, datetime]) -> None:
     there are left alone (SET NX): rewriting them would send every tracking process
     an invalidation per mark at every reload, for nothing."""
     cache = _cache()
-    client = _redis_client(cache, write=True)
+    client = rediscache.client_of(cache, write=True)
     if client is None:
         _write(marks)
         return

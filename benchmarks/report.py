@@ -319,8 +319,9 @@ def _auth_md(result: dict[str, Any], engines: list[str], config: dict[str, Any])
         "",
         f"In-process (django.test.Client, full middleware and DRF stack, this app's rate "
         f"limits counted in Redis), {config['small_rows']:,} rows of each app; the three "
-        f"operations interleaved call by call, {config['auth_rounds'] * config['auth_calls']} "
-        "calls each. Queries, writes and commits counted on one more call each.",
+        f"operations interleaved call by call, {config['auth_calls']} calls each (and with "
+        "the large database's, for (c)). Queries, writes and commits counted on one more "
+        "call each.",
     ]
     for engine in engines:
         auth = result["summary"][engine]["auth"]

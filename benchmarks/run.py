@@ -53,8 +53,7 @@ class Config:
     propagation_trials: int  # (a): revocations timed across two servers
     small_rows: int  # (b), (c): rows of the ordinary database
     large_rows: int  # (c), (d): rows of the large database (half expired)
-    auth_rounds: int  # (b), (c): alternations between the databases
-    auth_calls: int  # (b), (c): calls of each operation per round
+    auth_calls: int  # (b), (c): calls of each operation on each database
     cleanup_repeats: int  # (d)
     request_calls: int  # (e): calls per address and sender
     reload_marks: int  # (g): live revoked sessions to reload
@@ -64,14 +63,14 @@ class Config:
         if quick:
             values: dict[str, Any] = dict(
                 repeats=2, seconds=2, connections=8, threads=2, cold_tokens=6_000,
-                propagation_trials=10, small_rows=2_000, large_rows=20_000, auth_rounds=2,
-                auth_calls=15, cleanup_repeats=1, request_calls=8, reload_marks=10_000,
+                propagation_trials=10, small_rows=2_000, large_rows=20_000, auth_calls=30,
+                cleanup_repeats=1, request_calls=8, reload_marks=10_000,
             )  # fmt: skip
         else:
             values = dict(
                 repeats=5, seconds=5, connections=8, threads=2, cold_tokens=20_000,
                 propagation_trials=40, small_rows=10_000, large_rows=1_000_000,
-                auth_rounds=4, auth_calls=50, cleanup_repeats=2, request_calls=30,
+                auth_calls=200, cleanup_repeats=2, request_calls=30,
                 reload_marks=100_000,
             )  # fmt: skip
         values.update({key: value for key, value in overrides.items() if value is not None})
@@ -323,22 +322,73 @@ def propagation(config: Config, small: Database) -> dict[str, Any]:
 # --- (b) and (c) redemption and refresh, ordinary and large tables ----------------------
 
 
+class AuthProcess:
+    """``scenarios auth`` on one database, driven a call at a time."""
+
+    def __init__(self, db: Database, calls: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.scenarios", "auth", "--calls", str(calls)],
+            env=db.env(),
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_ready(self) -> None:
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("scenarios auth did not start")
+
+    def ask(self, command: str) -> str:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"scenarios auth stopped at {command!r}")
+        return answer.strip()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.ask("stop")
+            except (RuntimeError, BrokenPipeError):
+                pass
+            self.process.wait(timeout=30)
+
+
 def auth(config: Config, small: Database, large: Database | None) -> dict[str, Any]:
+    """The three operations on both databases, interleaved call by call (operation
+    and database order rotating), so that both tables see the same moments of the
+    machine's load."""
     tag = small.engine[:2]
     dbs = {"small": working_copy(small, f"auth_small_{tag}")}
     if large is not None:
         dbs["large"] = working_copy(large, f"auth_large_{tag}")
-    results: dict[str, dict[str, Any]] = {name: {"samples_ms": {}, "queries": {}} for name in dbs}
+    calls, warmup = config.auth_calls, 5
+    processes = {name: AuthProcess(db, calls + warmup) for name, db in dbs.items()}
+    operations = ["redeem", "refresh", "simplejwt_refresh"]
+    results: dict[str, dict[str, Any]] = {
+        name: {"samples_ms": {op: [] for op in operations}, "queries": {}} for name in dbs
+    }
     try:
-        for round_ in range(config.auth_rounds):
-            names = list(dbs) if round_ % 2 == 0 else list(reversed(dbs))
-            for name in names:
-                answer = scenario(dbs[name], "auth", "--calls", str(config.auth_calls))
-                for operation, samples in answer["samples_ms"].items():
-                    results[name]["samples_ms"].setdefault(operation, []).extend(samples)
-                results[name]["queries"] = answer["queries"]
-                log(f"(b/c) {small.engine} round {round_ + 1}: {name} table done")
+        for process in processes.values():
+            process.wait_ready()
+        names = list(dbs)
+        for call in range(warmup + calls):
+            for op in operations[call % 3 :] + operations[: call % 3]:
+                order = names if (call + operations.index(op)) % 2 == 0 else names[::-1]
+                for name in order:
+                    elapsed = float(processes[name].ask(f"time {op}"))
+                    if call >= warmup:
+                        results[name]["samples_ms"][op].append(elapsed)
+        for name, process in processes.items():
+            results[name]["queries"] = json.loads(process.ask("count"))
+        log(f"(b/c) {small.engine}: {calls} calls of each operation on each table")
     finally:
+        for process in processes.values():
+            process.close()
         for db in dbs.values():
             discard(db)
     return results

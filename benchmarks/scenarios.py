@@ -44,6 +44,9 @@ class QueryCounter:
         from django.db import connection, transaction
 
         verb = sql.lstrip().split(None, 1)[0].upper()
+        if verb == "WITH":  # a CTE: a write if any of its parts writes
+            words = set(sql.upper().replace("(", " ").split())
+            verb = "INSERT" if words & {"INSERT", "UPDATE", "DELETE"} else "SELECT"
         if verb == "SELECT":
             self.reads += 1
         elif verb in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
@@ -122,14 +125,14 @@ def _post(client: Any, path: str, data: dict[str, str]) -> dict[str, Any]:
 # --- (b) and (c): redemption and refresh against simplejwt's refresh -------------------
 
 
-def auth(calls: int, warmup: int = 5) -> dict[str, Any]:
-    """Interleaved per call: redeem a login link (auth/token/), refresh a pair
-    (auth/token/refresh/), simplejwt's refresh with rotation and blacklist."""
+def auth_operations(calls: int) -> dict[str, Callable[[], Any]]:
+    """Redeem a login link (auth/token/), refresh a pair (auth/token/refresh/),
+    simplejwt's refresh with rotation and blacklist: ``calls`` of each are ready."""
     from django.test import Client
     from rest_framework_simplejwt.tokens import RefreshToken
 
     user = bench_user("bench-auth@example.com")
-    links = [token for token, _ in login_tokens(user.email, calls + warmup + 2)]
+    links = [token for token, _ in login_tokens(user.email, calls + 2)]
     client = Client()
     state = {
         "refresh": _post(client, "/auth/token/", {"token": links.pop()})["refresh"],
@@ -149,18 +152,27 @@ def auth(calls: int, warmup: int = 5) -> dict[str, Any]:
             client, "/simplejwt/token/refresh/", {"refresh": state["simplejwt"]}
         )["refresh"]
 
-    operations = {"redeem": redeem, "refresh": refresh, "simplejwt_refresh": simplejwt_refresh}
-    samples: dict[str, list[float]] = {name: [] for name in operations}
-    names = list(operations)
-    for i in range(warmup + calls):
-        # Rotate the order so that no operation always runs first (or after another).
-        for name in names[i % 3 :] + names[: i % 3]:
+    return {"redeem": redeem, "refresh": refresh, "simplejwt_refresh": simplejwt_refresh}
+
+
+def auth_serve(calls: int) -> None:
+    """Answer the runner, one line at a time, so that it can interleave calls on two
+    databases (two processes) call by call: "time NAME" runs one operation and
+    prints its milliseconds; "count" prints the queries of one more call of each as
+    JSON; "stop" ends. Prints "ready" once the links are made."""
+    operations = auth_operations(calls + 1)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command, _, name = line.strip().partition(" ")
+        if command == "time":
             start = time.perf_counter_ns()
             operations[name]()
-            if i >= warmup:
-                samples[name].append(_ms(start))
-    queries = {name: count_queries(operation) for name, operation in operations.items()}
-    return {"samples_ms": samples, "queries": queries}
+            print(_ms(start), flush=True)
+        elif command == "count":
+            queries = {name: count_queries(operation) for name, operation in operations.items()}
+            print(json.dumps(queries), flush=True)
+        else:
+            return
 
 
 # --- (d): cleanup of expired rows -----------------------------------------------------
@@ -398,7 +410,8 @@ def main(argv: list[str]) -> None:
 
         result: Any = datasets.build(args.rows, args.expired_share, args.which)
     elif args.name == "auth":
-        result = auth(args.calls)
+        auth_serve(args.calls)
+        return
     elif args.name == "cleanup":
         result = cleanup(args.tool)
     elif args.name == "request":

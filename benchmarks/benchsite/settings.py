@@ -42,10 +42,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # This app's rate limits, as its README installs them: they count POSTs to its
-    # own endpoints only (the other apps' requests pass through untouched).
-    "django_jwt_email.middleware.RateLimitMiddleware",
 ]
+# This app's rate limits, as its README installs them: they count POSTs to its own
+# endpoints only (the other apps' requests pass through untouched). BENCH_LIMITS=off
+# leaves them out: a diagnostic of what they cost.
+if os.environ.get("BENCH_LIMITS") != "off":
+    MIDDLEWARE.append("django_jwt_email.middleware.RateLimitMiddleware")
 
 ROOT_URLCONF = "benchmarks.benchsite.urls"
 WSGI_APPLICATION = "benchmarks.benchsite.wsgi.application"

@@ -328,6 +328,7 @@ def _add_links(
     now: datetime,
 ) -> None:
     from django_jwt_email.models import IssuedToken
+    from django_jwt_email.tokens import new_id
 
     columns, fixed = _columns(
         IssuedToken,
@@ -338,7 +339,7 @@ def _add_links(
     def generate() -> Iterator[tuple[Any, ...]]:
         for issued, expires in _timeline(rows, expired, now, timedelta(minutes=10)):
             row = list(fixed)
-            row[position["jti"]] = secrets.token_urlsafe(24)
+            row[position["jti"]] = new_id(issued.timestamp())
             row[position["user_id"]] = rng.choice(user_ids)
             row[position["email_hash"]] = secrets.token_hex(32)
             row[position["issued_at"]] = _db_time(issued)
@@ -361,6 +362,7 @@ def _add_sessions(
     now: datetime,
 ) -> None:
     from django_jwt_email.models import SignInSession
+    from django_jwt_email.tokens import new_id
 
     columns, fixed = _columns(
         SignInSession,
@@ -375,7 +377,7 @@ def _add_sessions(
         for created, expires in _timeline(rows, expired, now, timedelta(days=14)):
             refreshes = rng.randrange(0, 50)
             row = list(fixed)
-            row[position["sid"]] = secrets.token_urlsafe(24)
+            row[position["sid"]] = new_id(created.timestamp())
             row[position["user_id"]] = rng.choice(user_ids)
             row[position["generation"]] = refreshes
             row[position["created_at"]] = _db_time(created)
@@ -384,7 +386,7 @@ def _add_sessions(
             row[position["refresh_count"]] = refreshes
             row[position["ip"]] = "127.0.0.1"
             row[position["user_agent"]] = "bench"
-            row[position["login_jti"]] = secrets.token_urlsafe(24)
+            row[position["login_jti"]] = new_id(created.timestamp())
             yield tuple(row)
 
     loader.insert(SignInSession._meta.db_table, columns, generate())

@@ -26,6 +26,18 @@ GOALS = [
     ),
     ("redeem_vs_simplejwt", "redemption (auth/token/) time vs simplejwt refresh", 0.5, "max"),
     ("refresh_vs_simplejwt", "refresh time vs simplejwt refresh", 0.5, "max"),
+    (
+        "redeem_no_limits_vs_simplejwt",
+        "redemption without this app's rate-limit middleware (diagnostic)",
+        0.5,
+        "max",
+    ),
+    (
+        "refresh_no_limits_vs_simplejwt",
+        "refresh without it (diagnostic)",
+        0.5,
+        "max",
+    ),
     ("redeem_commits", "redemption: commits (transactions with writes)", 1, "max"),
     ("refresh_commits", "refresh: commits (transactions with writes)", 1, "max"),
     ("redeem_large_vs_small", "redemption, large table vs 10k rows", 1.1, "max"),
@@ -138,6 +150,8 @@ def _summarize_auth(
 ) -> None:
     table: dict[str, Any] = {}
     for db, answer in auth.items():
+        if db == "no_limits":
+            continue
         for operation, samples in answer["samples_ms"].items():
             table.setdefault(operation, {})[db] = {
                 "median_ms": median(samples),
@@ -151,6 +165,14 @@ def _summarize_auth(
     peer = small["simplejwt_refresh"]["median_ms"]
     measured["redeem_vs_simplejwt"] = small["redeem"]["median_ms"] / peer
     measured["refresh_vs_simplejwt"] = small["refresh"]["median_ms"] / peer
+    if "no_limits" in auth:  # diagnostic: the same calls without the rate-limit middleware
+        samples = auth["no_limits"]["samples_ms"]
+        bare = {operation: median(values) for operation, values in samples.items()}
+        summary["auth_no_limits"] = bare
+        for operation in ("redeem", "refresh"):
+            measured[f"{operation}_no_limits_vs_simplejwt"] = (
+                bare[operation] / bare["simplejwt_refresh"]
+            )
     measured["redeem_commits"] = small["redeem"].get("commits", float("nan"))
     measured["refresh_commits"] = small["refresh"].get("commits", float("nan"))
     if "large" in auth:
@@ -340,6 +362,18 @@ def _auth_md(result: dict[str, Any], engines: list[str], config: dict[str, Any])
                 f"{_num(row['p90_ms'])} | {row.get('queries', '-')} | {row.get('writes', '-')} "
                 f"| {row.get('commits', '-')} | {_num(row['median_ms'] / peer)}x |"
             )
+        bare = result["summary"][engine].get("auth_no_limits")
+        if bare:
+            lines += [
+                "",
+                "The same calls without this app's rate-limit middleware (a diagnostic: what "
+                "counting the per-IP limits and the failed-verification reservation in Redis "
+                "costs): redemption "
+                f"{_num(bare['redeem'])} ms, refresh {_num(bare['refresh'])} ms, simplejwt's "
+                f"refresh {_num(bare['simplejwt_refresh'])} ms "
+                f"({_num(bare['redeem'] / bare['simplejwt_refresh'])}x and "
+                f"{_num(bare['refresh'] / bare['simplejwt_refresh'])}x).",
+            ]
     with_large = [e for e in engines if "large" in result["summary"][e]["auth"]["redeem"]]
     if with_large:
         lines += [

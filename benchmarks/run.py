@@ -325,10 +325,10 @@ def propagation(config: Config, small: Database) -> dict[str, Any]:
 class AuthProcess:
     """``scenarios auth`` on one database, driven a call at a time."""
 
-    def __init__(self, db: Database, calls: int) -> None:
+    def __init__(self, db: Database, calls: int, **env: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.scenarios", "auth", "--calls", str(calls)],
-            env=db.env(),
+            env=db.env(**env),
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -368,18 +368,20 @@ def auth(config: Config, small: Database, large: Database | None) -> dict[str, A
         dbs["large"] = working_copy(large, f"auth_large_{tag}")
     calls, warmup = config.auth_calls, 5
     processes = {name: AuthProcess(db, calls + warmup) for name, db in dbs.items()}
+    # Diagnostic: the small database again, without this app's rate-limit middleware.
+    processes["no_limits"] = AuthProcess(dbs["small"], calls + warmup, BENCH_LIMITS="off")
     operations = ["redeem", "refresh", "simplejwt_refresh"]
     results: dict[str, dict[str, Any]] = {
-        name: {"samples_ms": {op: [] for op in operations}, "queries": {}} for name in dbs
+        name: {"samples_ms": {op: [] for op in operations}, "queries": {}} for name in processes
     }
     try:
         for process in processes.values():
             process.wait_ready()
-        names = list(dbs)
+        names = list(processes)
         for call in range(warmup + calls):
             for op in operations[call % 3 :] + operations[: call % 3]:
-                order = names if (call + operations.index(op)) % 2 == 0 else names[::-1]
-                for name in order:
+                shift = (call + operations.index(op)) % len(names)
+                for name in names[shift:] + names[:shift]:
                     elapsed = float(processes[name].ask(f"time {op}"))
                     if call >= warmup:
                         results[name]["samples_ms"][op].append(elapsed)

@@ -166,8 +166,9 @@ def _sqlite_database(name: str, rows: int) -> Database:
     if path.exists() and time.time() - path.stat().st_mtime < MAX_DATA_AGE:
         return Database("sqlite", str(path))
     template = DATA / f"template-{tag}.sqlite3"
-    for stale in [*DATA.glob(f"{name}-*.sqlite3"), *DATA.glob("template-*.sqlite3")]:
-        if stale != template:
+    # Files of another schema go; other sizes of this one stay (quick and full runs).
+    for stale in DATA.glob("*.sqlite3"):
+        if not stale.stem.endswith(tag):
             stale.unlink()
     building = path.with_suffix(".building")
     log(f"building SQLite {path.name}: {rows:,} rows of each app")

@@ -133,9 +133,10 @@ def _write_pending() -> None:
 
 
 def is_session_revoked(sid: str) -> bool:
-    """True if ``sid`` is marked revoked. One cache round trip; no database query
-    unless the cache has lost its marks or cannot be reached. Raises Unavailable
-    when neither the cache nor the database can answer: never a guess."""
+    """True if ``sid`` is marked revoked. No round trip when this process's tracked
+    copy knows (Django's RedisCache), else one; no database query unless the cache
+    has lost its marks or cannot be reached. Raises Unavailable when neither the
+    cache nor the database can answer: never a guess."""
     key = _key(sid)
     try:
         _write_pending()

@@ -80,10 +80,13 @@ messages: $(INSTALLED)
 	$(BIN)/python scripts/messages.py update
 
 # --- benchmarks (benchmarks/README.md) --------------------------------------------
-# `make bench`: the full suite (~8 minutes on 2 cores, ~11 on a fresh clone), writes
-# benchmarks/results.md; `make bench-quick`: small sizes, short runs (~1.5 minutes).
-# Their own virtualenv holds the peers (simplejwt, django-sesame), gunicorn and
-# Celery beside this app; wrk comes from Debian (or a bounded Python generator).
+# `make bench`: the full suite on PostgreSQL and SQLite (~9 minutes on 2 cores, ~12
+# on a fresh clone), writes benchmarks/results.md; `make bench-quick`: small sizes,
+# short runs (~1.5 minutes). PostgreSQL on 127.0.0.1:5432 (user postgres): the runs
+# create and drop their own databases (djwe_bench_*); each run starts its own
+# redis-server. Their own virtualenv holds the peers (simplejwt, django-sesame),
+# gunicorn, psycopg and Celery beside this app; wrk comes from Debian (or a
+# bounded Python generator).
 BENCH_VENV := .bench-venv
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 BENCH_ARGS ?=

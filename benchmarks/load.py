@@ -1,10 +1,12 @@
-"""A real server and a load generator, both on 127.0.0.1, bounded in time.
+"""Real servers and a load generator, all on 127.0.0.1, bounded in time.
 
 ``Server`` runs gunicorn (sync workers, as the peers were measured) on a free
-loopback port. ``measure`` drives it with wrk when it is installed, or with a
-small Python generator (processes of blocking clients, stopped by a deadline
-and a request cap) when it is not. Every run reports its non-2xx responses and
-socket errors, so that a failing token can never pass for a fast one.
+loopback port; ``RedisServer`` a Redis of the run's own (no persistence), so
+that no other user of the machine's Redis flushes or loads it meanwhile.
+``measure`` drives a server with wrk when it is installed, or with a small
+Python generator (processes of blocking clients, stopped by a deadline and a
+request cap) when it is not. Every run reports its non-2xx responses and socket
+errors, so that a failing token can never pass for a fast one.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
+        return self.start()
+
+    def start(self) -> Server:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [
             str(gunicorn),
@@ -89,6 +94,9 @@ class Server:
         raise RuntimeError("gunicorn did not answer within 30 s")
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -102,15 +110,80 @@ class Server:
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    return _call("GET", url, headers)
+
+
+def post(url: str, headers: dict[str, str] | None = None, body: bytes = b"") -> tuple[int, bytes]:
+    return _call("POST", url, {"Content-Type": "application/json", **(headers or {})}, body)
+
+
+def _call(
+    method: str, url: str, headers: dict[str, str] | None, body: bytes | None = None
+) -> tuple[int, bytes]:
     host_port, path = url.split("://", 1)[1].split("/", 1)
     host, port = host_port.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
-        connection.request("GET", "/" + path, headers=headers or {})
+        connection.request(method, "/" + path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
         connection.close()
+
+
+class RedisServer:
+    """``redis-server`` on a free loopback port, without persistence, for one run."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://{HOST}:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis)")
+        command = [binary, "--port", str(self.port), "--bind", HOST, "--save", ""]
+        command += ["--appendonly", "no", "--databases", "4"]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def server_versions(postgres: str) -> dict[str, str]:
+    """The versions of the PostgreSQL and Redis servers, for the report."""
+    versions = {}
+    for name, command in (
+        ("postgresql", ["psql", "-h", postgres.partition(":")[0], "-p",
+                        postgres.partition(":")[2] or "5432", "-U", "postgres", "-tAc",
+                        "SHOW server_version"]),
+        ("redis", ["redis-server", "--version"]),
+    ):  # fmt: skip
+        try:
+            output = subprocess.run(command, capture_output=True, text=True, timeout=10).stdout
+        except OSError:
+            continue
+        if name == "redis":
+            output = output.split("v=", 1)[-1].split()[0] if "v=" in output else ""
+        versions[name] = output.strip().split(" ")[0]
+    return versions
 
 
 @dataclass(frozen=True)

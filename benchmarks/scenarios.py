@@ -1,7 +1,8 @@
 """In-process measurements, one per subprocess: ``python -m benchmarks.scenarios NAME``.
 
-Each command configures Django on one SQLite file (``--db``), does its untimed
-setup and warm-up, times what it measures with ``perf_counter`` and prints one
+Each command configures Django on one database (the environment of
+``benchmarks.run``: PostgreSQL or SQLite), does its untimed setup and warm-up,
+times what it measures with ``perf_counter`` and prints one
 JSON object on stdout. The runner (``benchmarks.run``) interleaves these
 processes and turns their samples into medians and ratios.
 """
@@ -43,6 +44,9 @@ class QueryCounter:
         from django.db import connection, transaction
 
         verb = sql.lstrip().split(None, 1)[0].upper()
+        if verb == "WITH":  # a CTE: a write if any of its parts writes
+            words = set(sql.upper().replace("(", " ").split())
+            verb = "INSERT" if words & {"INSERT", "UPDATE", "DELETE"} else "SELECT"
         if verb == "SELECT":
             self.reads += 1
         elif verb in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
@@ -121,14 +125,14 @@ def _post(client: Any, path: str, data: dict[str, str]) -> dict[str, Any]:
 # --- (b) and (c): redemption and refresh against simplejwt's refresh -------------------
 
 
-def auth(calls: int, warmup: int = 5) -> dict[str, Any]:
-    """Interleaved per call: redeem a login link (auth/token/), refresh a pair
-    (auth/token/refresh/), simplejwt's refresh with rotation and blacklist."""
+def auth_operations(calls: int) -> dict[str, Callable[[], Any]]:
+    """Redeem a login link (auth/token/), refresh a pair (auth/token/refresh/),
+    simplejwt's refresh with rotation and blacklist: ``calls`` of each are ready."""
     from django.test import Client
     from rest_framework_simplejwt.tokens import RefreshToken
 
     user = bench_user("bench-auth@example.com")
-    links = [token for token, _ in login_tokens(user.email, calls + warmup + 2)]
+    links = [token for token, _ in login_tokens(user.email, calls + 2)]
     client = Client()
     state = {
         "refresh": _post(client, "/auth/token/", {"token": links.pop()})["refresh"],
@@ -148,18 +152,27 @@ def auth(calls: int, warmup: int = 5) -> dict[str, Any]:
             client, "/simplejwt/token/refresh/", {"refresh": state["simplejwt"]}
         )["refresh"]
 
-    operations = {"redeem": redeem, "refresh": refresh, "simplejwt_refresh": simplejwt_refresh}
-    samples: dict[str, list[float]] = {name: [] for name in operations}
-    names = list(operations)
-    for i in range(warmup + calls):
-        # Rotate the order so that no operation always runs first (or after another).
-        for name in names[i % 3 :] + names[: i % 3]:
+    return {"redeem": redeem, "refresh": refresh, "simplejwt_refresh": simplejwt_refresh}
+
+
+def auth_serve(calls: int) -> None:
+    """Answer the runner, one line at a time, so that it can interleave calls on two
+    databases (two processes) call by call: "time NAME" runs one operation and
+    prints its milliseconds; "count" prints the queries of one more call of each as
+    JSON; "stop" ends. Prints "ready" once the links are made."""
+    operations = auth_operations(calls + 1)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command, _, name = line.strip().partition(" ")
+        if command == "time":
             start = time.perf_counter_ns()
             operations[name]()
-            if i >= warmup:
-                samples[name].append(_ms(start))
-    queries = {name: count_queries(operation) for name, operation in operations.items()}
-    return {"samples_ms": samples, "queries": queries}
+            print(_ms(start), flush=True)
+        elif command == "count":
+            queries = {name: count_queries(operation) for name, operation in operations.items()}
+            print(json.dumps(queries), flush=True)
+        else:
+            return
 
 
 # --- (d): cleanup of expired rows -----------------------------------------------------
@@ -171,16 +184,16 @@ def cleanup(tool: str) -> dict[str, Any]:
     from django.utils import timezone
     from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-    from django_jwt_email.models import IssuedToken
+    from django_jwt_email.models import IssuedToken, SignInSession
 
-    model: Any = IssuedToken if tool == "jwt-email" else OutstandingToken
+    models: list[Any] = [IssuedToken, SignInSession] if tool == "jwt-email" else [OutstandingToken]
     command = "jwt_email_cleanup" if tool == "jwt-email" else "flushexpiredtokens"
 
     def counts() -> dict[str, int]:
         now = timezone.now()
         return {
-            "rows": model.objects.count(),
-            "expired": model.objects.filter(expires_at__lte=now).count(),
+            "rows": sum(model.objects.count() for model in models),
+            "expired": sum(model.objects.filter(expires_at__lte=now).count() for model in models),
         }
 
     before = counts()
@@ -312,9 +325,73 @@ def bearer_tokens(cold: int, out: Path) -> dict[str, Any]:
     }
 
 
+# --- (g): reloading the revocation marks ----------------------------------------------------
+
+
+def reload(marks: int) -> dict[str, Any]:
+    """``revocation.reload_marks()`` with ``marks`` live revoked sessions in the
+    database and no mark in the cache; Redis round trips counted at the socket."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from redis.connection import AbstractConnection
+
+    from django_jwt_email import revocation
+    from django_jwt_email.models import RevokedKind, RevokedToken
+
+    expires = timezone.now() + timedelta(minutes=5)
+    RevokedToken.objects.bulk_create(
+        [
+            RevokedToken(jti=f"bench-{n:08d}", kind=RevokedKind.SESSION, expires_at=expires)
+            for n in range(marks)
+        ],
+        batch_size=5_000,
+    )
+    revocation._cache().clear()
+    round_trips = 0
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: Any, command: Any, check_health: bool = True) -> None:
+        nonlocal round_trips
+        round_trips += 1
+        send(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    try:
+        start = time.perf_counter_ns()
+        reloaded = revocation.reload_marks()
+        seconds = _ms(start) / 1000
+    finally:
+        AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
+    if reloaded != marks or not revocation.is_session_revoked(f"bench-{marks - 1:08d}"):
+        raise SystemExit(f"reload_marks reloaded {reloaded} of {marks} marks")
+    batches = -(-marks // revocation.RELOAD_BATCH)
+    # One round trip more than the batches: the "loaded" key, set last.
+    return {"marks": marks, "seconds": seconds, "batches": batches, "round_trips": round_trips - 1}
+
+
+# --- (a): sessions for the spread of a revocation -------------------------------------------
+
+
+def sessions(count: int) -> dict[str, Any]:
+    """``count`` API sessions of one user, each with its access token."""
+    from django_jwt_email import services
+    from django_jwt_email.clientinfo import Client
+
+    user = bench_user("bench-spread@example.com")
+    client = Client("127.0.0.1", "bench")
+    return {
+        "access": [services.issue_pair(user, client=client).access.token for _ in range(count)]
+    }
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scenarios")
-    parser.add_argument("name", choices=["build", "auth", "cleanup", "request", "sizes", "bearer"])
+    parser.add_argument(
+        "name",
+        choices=["build", "auth", "cleanup", "request", "sizes", "bearer", "sessions", "reload"],
+    )
+    parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--rows", type=int, default=0)
     parser.add_argument("--expired-share", type=float, default=0.5)
@@ -333,13 +410,18 @@ def main(argv: list[str]) -> None:
 
         result: Any = datasets.build(args.rows, args.expired_share, args.which)
     elif args.name == "auth":
-        result = auth(args.calls)
+        auth_serve(args.calls)
+        return
     elif args.name == "cleanup":
         result = cleanup(args.tool)
     elif args.name == "request":
         result = request(args.calls, args.sender)
     elif args.name == "sizes":
         result = sizes()
+    elif args.name == "sessions":
+        result = sessions(args.count)
+    elif args.name == "reload":
+        result = reload(args.count)
     else:
         result = bearer_tokens(args.cold, args.out)
     print(json.dumps(result))

@@ -16,7 +16,7 @@ from .clientinfo import Client
 from .models import EventType as Event
 from .models import TokenEvent
 
-__all__ = ["record"]
+__all__ = ["announce", "build", "record"]
 
 NOBODY = Client()
 
@@ -62,21 +62,52 @@ def record(
     ``save=False`` the row is built but not written (events counted elsewhere, such
     as routine refreshes on their session's row): the log line and the signal still
     go out."""
+    row = build(
+        event,
+        client=client,
+        reason=reason,
+        jti=jti,
+        user=user,
+        email_hash=email_hash,
+        count=count,
+        created_at=created_at,
+    )
+    if save:
+        row.save(force_insert=True)
+    announce(row, user=user)
+    return row
+
+
+def build(
+    event: str,
+    *,
+    client: Client | None = None,
+    reason: str = "",
+    jti: str = "",
+    user: Any = None,
+    email_hash: str = "",
+    count: int = 1,
+    created_at: datetime | None = None,
+) -> TokenEvent:
+    """The unsaved row of ``event``, for a caller that writes it together with other
+    rows; ``announce`` it once written. ``record`` does both."""
     client = client or NOBODY
-    ip = client.ip
-    row = TokenEvent(
+    return TokenEvent(
         event=event,
         reason=reason[:64],
         jti=jti[:64],
         user=user if getattr(user, "pk", None) is not None else None,
-        ip=ip or None,
+        ip=client.ip or None,
         user_agent=(client.user_agent or "")[:255],
         email_hash=email_hash,
         count=count,
         **({"created_at": created_at} if created_at is not None else {}),
     )
-    if save:
-        row.save(force_insert=True)
+
+
+def announce(row: TokenEvent, *, user: Any = None) -> None:
+    """Log the line and send the signal of the event ``row`` (written or counted)."""
+    event, reason, jti, ip, count = row.event, row.reason, row.jti, row.ip, row.count
     user_id = getattr(user, "pk", None)
     # One key=value line (logfmt) for grep and log shippers, and the same fields
     # under ``record.jwt_email`` for structured (JSON) formatters.
@@ -103,4 +134,3 @@ def record(
         for receiver, result in results:
             if isinstance(result, Exception):
                 logger.error("receiver %r of %s failed", receiver, event, exc_info=result)
-    return row

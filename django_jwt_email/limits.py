@@ -30,7 +30,7 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 from django_ratelimit.core import get_usage
 
-from . import addresses, audit
+from . import addresses, audit, rediscache
 from .clientinfo import Client
 from .conf import app_settings, ratelimit_setting
 from .models import EventType
@@ -171,9 +171,10 @@ def count_request_address(address: str) -> None:
 class Reservation:
     """One failed verification taken in advance; ``release()`` gives it back."""
 
-    def __init__(self, cache: BaseCache | None = None, key: str = "") -> None:
+    def __init__(self, cache: BaseCache | None = None, key: str = "", expires: int = 0) -> None:
         self._cache = cache
         self._key = key
+        self._expires = expires  # when the counter expires (a Unix time)
 
     def release(self) -> None:
         """Give the reservation back (the verification did not fail). Once only."""
@@ -181,7 +182,7 @@ class Reservation:
         if cache is None:
             return
         try:
-            cache.decr(self._key)
+            _decrement(cache, self._key, self._expires)
         except ValueError:  # the window ended and its counter expired: nothing to give back
             pass
         except Exception:  # a lost give-back costs one failure of budget, never a 500
@@ -212,7 +213,7 @@ def reserve_failure(bucket: str) -> Reservation:
         if ratelimit_setting("RATELIMIT_FAIL_OPEN"):
             return Reservation()
         raise Refused(FAILED_GROUP, FAIL_CLOSED_RETRY_AFTER) from None
-    reservation = Reservation(cache, key)
+    reservation = Reservation(cache, key, end + FUDGE)
     if taken > allowed:
         reservation.release()  # refused requests do not hold the budget
         raise Refused(FAILED_GROUP, _retry_after(end - now))
@@ -235,12 +236,38 @@ def _owned_key(name: str, value: str, period: int, end: int) -> str:
 
 
 def _increment(cache: BaseCache, key: str, timeout: int) -> int:
+    client = rediscache.client_of(cache, write=True)
+    if client is not None:
+        # Django's RedisCache: one round trip instead of three (add, then incr's own
+        # EXISTS and INCR). The counter cannot expire between the two: it lives at
+        # least FUDGE seconds.
+        name = cache.make_and_validate_key(key)
+        pipeline = client.pipeline(transaction=False)
+        pipeline.set(name, 0, ex=timeout, nx=True)
+        pipeline.incr(name)
+        return int(pipeline.execute()[1])
     cache.add(key, 0, timeout)
     try:
         return cache.incr(key)
     except ValueError:  # expired between add() and incr(): a new window
         cache.add(key, 0, timeout)
         return cache.incr(key)
+
+
+def _decrement(cache: BaseCache, key: str, expires: int) -> None:
+    client = rediscache.client_of(cache, write=True)
+    if client is None:
+        cache.decr(key)
+        return
+    # One round trip instead of two. Should the window's counter have expired
+    # already, DECR makes a new one at -1: its expiry, set again with it, removes it
+    # when the counter it stands for would have gone, at once if that time is past
+    # (its name is that window's alone: no later window counts it).
+    name = cache.make_and_validate_key(key)
+    pipeline = client.pipeline(transaction=False)
+    pipeline.decr(name)
+    pipeline.expire(name, expires - int(time.time()))
+    pipeline.execute()
 
 
 def _cache() -> BaseCache:

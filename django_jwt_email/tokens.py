@@ -92,16 +92,24 @@ ALLOWED_HEADER = {"alg", "typ", "kid"}
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
-def new_id() -> str:
-    """A random identifier for ``jti`` and ``sid``: 192 bits, URL-safe.
+# Hex digits of the time at the start of an identifier: milliseconds in 48 bits.
+ID_TIME_DIGITS = 12
 
-    Never starting with "-", so that it can be pasted after an option on a command
-    line (``jwt_email_revoke --jti ...``) without being read as an option itself.
+
+def new_id(now: float | None = None) -> str:
+    """An identifier for ``jti`` and ``sid``: the time in milliseconds (12 hex
+    digits), then 144 random bits (URL-safe base64); 36 characters.
+
+    The random part is what no one can guess (128 bits or more). The time comes
+    first so that identifiers sort in the order they were made: the unique indexes
+    on ``jti`` and ``sid`` then take each new row at their right edge, and the
+    cleanup deletes the expired ones from their left end, in pages next to each
+    other, rather than on a random page of a large index per row. A hex digit
+    first also means an identifier never starts with "-", so it can be pasted
+    after an option on a command line (``jwt_email_revoke --jti ...``).
     """
-    while True:
-        value = secrets.token_urlsafe(24)
-        if not value.startswith("-"):
-            return value
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"{millis:0{ID_TIME_DIGITS}x}{secrets.token_urlsafe(18)}"
 
 
 def audience(kind: str) -> str:

@@ -219,8 +219,9 @@ class RedisServer:
     """A Redis server of the test's own (no persistence) that a test stops and starts
     again on the same port: a broker or cache outage and its end."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *options: str) -> None:
         self.binary = binary
+        self.options = list(options)  # more redis-server options, e.g. --rename-command
         with socket.create_server(("127.0.0.1", 0)) as probe:
             self.port: int = probe.getsockname()[1]
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -228,7 +229,7 @@ class RedisServer:
 
     def start(self) -> None:
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
+        command += ["--save", "", "--appendonly", "no", *self.options]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -252,15 +253,29 @@ class RedisServer:
 
 
 @pytest.fixture
-def private_redis():
-    """A started RedisServer; the test is skipped, saying why, without redis-server."""
+def redis_server_factory():
+    """Start RedisServers with more options: ``redis_server_factory("--rename-command",
+    "CLIENT", "")``; the test is skipped, saying why, without redis-server."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed")
-    server = RedisServer(binary)
-    server.start()
-    yield server
-    server.stop()
+    servers = []
+
+    def start(*options: str) -> RedisServer:
+        server = RedisServer(binary, *options)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def private_redis(redis_server_factory):
+    """A started RedisServer of the test's own."""
+    return redis_server_factory()
 
 
 class PostgresServer:

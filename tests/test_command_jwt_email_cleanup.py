@@ -120,8 +120,8 @@ def test_cleanup_in_batches_with_a_line_per_batch(user):
 
 
 def test_cleanup_batch_larger_than_the_databases_parameter_limit(user):
-    """A batch of more keys than one statement may bind (999 on SQLite) is deleted
-    in several statements of one transaction, not refused by the database."""
+    """A batch of more rows than one statement may bind keys (999 on SQLite) is
+    deleted by a range of keys, not refused by the database."""
     expired = timezone.now() - timedelta(days=1)
     IssuedToken.objects.bulk_create(
         (IssuedToken(jti=f"j{n}", user=user, expires_at=expired) for n in range(2500)),
@@ -130,6 +130,18 @@ def test_cleanup_batch_larger_than_the_databases_parameter_limit(user):
     output = cleanup("--batch-size", "100000")
     assert "issued tokens: deleted 2500 (2500 so far)" in output
     assert not IssuedToken.objects.exists()
+
+
+def test_a_batch_deletes_only_the_expired_rows_among_its_range_of_keys(user):
+    """Batches are ranges of keys: live rows between expired ones stay."""
+    expired, live = timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1)
+    IssuedToken.objects.bulk_create(
+        IssuedToken(jti=f"j{n}", user=user, expires_at=live if n % 3 == 1 else expired)
+        for n in range(10)
+    )
+    output = cleanup("--batch-size", "2")
+    assert "Deleted 7 issued tokens" in output
+    assert sorted(IssuedToken.objects.values_list("jti", flat=True)) == ["j1", "j4", "j7"]
 
 
 def test_cleanup_restores_the_sqlite_page_cache(user):

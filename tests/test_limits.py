@@ -293,3 +293,85 @@ def test_every_refusal_is_kept_with_limits_off(rates, settings):
 def test_every_refusal_is_kept_when_the_cache_fails(rates, unreachable_ratelimit_cache):
     rates(bearer_failed_ip="1/m")
     assert refuse("203.0.113.9", 3) == [True, True, True]
+
+
+# --- the reservation on Redis: one round trip each way -----------------------------------
+
+
+@pytest.fixture
+def redis_limits(settings, private_redis):
+    """The counters in a Redis of the test's own (Django's RedisCache)."""
+    redis = pytest.importorskip("redis")
+    settings.CACHES = {
+        **settings.CACHES,
+        "limits": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": private_redis.url,
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "limits"
+    client = redis.Redis.from_url(private_redis.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """How many times redis-py sent something to a server (a pipeline: once)."""
+    from redis.connection import AbstractConnection
+
+    sent = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.mark.redis
+def test_on_redis_reservations_never_exceed_the_limit(rates, redis_limits):
+    rates(failed_ip="3/h")
+    held = [limits.reserve_failure("203.0.113.9") for _ in range(3)]
+    for _ in range(5):
+        with pytest.raises(limits.Refused):
+            limits.reserve_failure("203.0.113.9")
+    held[0].release()
+    held[0].release()  # once only
+    limits.reserve_failure("203.0.113.9")
+    with pytest.raises(limits.Refused):
+        limits.reserve_failure("203.0.113.9")
+    (counter,) = redis_limits.keys("*")
+    assert int(redis_limits.get(counter)) == 3
+    assert 0 < redis_limits.ttl(counter) <= 3600 + limits.FUDGE
+
+
+@pytest.mark.redis
+def test_on_redis_a_reservation_and_its_release_are_one_round_trip_each(
+    rates, redis_limits, round_trips
+):
+    rates(failed_ip="3/h")
+    limits.reserve_failure("203.0.113.9").release()  # the connection is made
+    round_trips.clear()
+
+    reservation = limits.reserve_failure("203.0.113.9")
+    assert len(round_trips) == 1
+    reservation.release()
+    assert len(round_trips) == 2
+
+
+@pytest.mark.redis
+def test_on_redis_a_release_after_the_window_leaves_no_counter(rates, redis_limits, frozen_clock):
+    rates(failed_ip="1/m")
+    reservation = limits.reserve_failure("203.0.113.9")
+    redis_limits.flushdb()  # its counter expired with its window
+    frozen_clock.now += 3600  # long after it
+
+    reservation.release()
+
+    assert redis_limits.keys("*") == []  # no counter at -1 left behind
+    limits.reserve_failure("203.0.113.9")
+    with pytest.raises(limits.Refused):
+        limits.reserve_failure("203.0.113.9")

@@ -6,9 +6,14 @@ thread with its own cache object) marks is refused at once, and that marks lost
 from Redis are reloaded from the database.
 """
 
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -16,10 +21,13 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from django_jwt_email import revocation, tokens
+from django_jwt_email.models import RevokedToken
 from django_jwt_email.testing import bearer
 from tests.servers import REDIS_URL
 
 pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -89,6 +97,192 @@ def test_another_sessions_mark_does_not_refuse_this_one(redis_revocation, user, 
 
     assert response.status_code == 200
     assert response.json() == {"id": user.pk}
+
+
+# --- each process's tracked copy of the marks (``tracking``) ---------------------------
+
+
+@pytest.fixture
+def private_revocation(settings, private_redis):
+    """REVOCATION_CACHE on a Redis of the test's own: its command counts are this test's."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocation": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": private_redis.url,
+            "KEY_PREFIX": "marks",
+        },
+    }
+    settings.JWT_EMAIL_REVOCATION_CACHE = "revocation"
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(private_redis.url)
+    yield private_redis, client
+    client.close()
+
+
+def mget_calls(client):
+    return client.info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+
+
+def eventually(predicate, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def answered_by_the_copy(api_client, access, client):
+    """Check ``access`` until a check asks Redis nothing: the copy then holds the
+    answer (the first checks reload the marks and ask Redis). True if it came to that."""
+    for _ in range(10):
+        asked = mget_calls(client)
+        assert api_client.get("/api/pk/", **bearer(access)).status_code == 200
+        if mget_calls(client) == asked:
+            return True
+    return False
+
+
+def sid_of(pair):
+    return tokens.decode(pair["access"], tokens.TokenKind.ACCESS)["sid"]
+
+
+def test_a_checked_session_is_checked_again_without_asking_redis(
+    private_revocation, pair, api_client
+):
+    _, client = private_revocation
+    assert answered_by_the_copy(api_client, pair["access"], client)
+    asked = mget_calls(client)
+
+    for _ in range(5):
+        assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 200
+
+    assert mget_calls(client) == asked
+
+
+MARK_IN_ANOTHER_PROCESS = """
+import sys
+from datetime import timedelta
+
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "django_jwt_email"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    CACHES={
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "revocation": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": sys.argv[1],
+            "KEY_PREFIX": "marks",
+        },
+    },
+    JWT_EMAIL_REVOCATION_CACHE="revocation",
+    USE_TZ=True,
+)
+django.setup()
+from django.utils import timezone
+
+from django_jwt_email import revocation
+
+revocation.mark_sessions([sys.argv[2]], timezone.now() + timedelta(minutes=6))
+"""
+
+
+def test_a_revocation_marked_by_another_process_is_refused_by_this_one(
+    private_revocation, pair, api_client
+):
+    """This process answers from its tracked copy; another process marks the session
+    revoked; this process refuses it (polled: how soon is the benchmark's to say)."""
+    server, client = private_revocation
+    assert answered_by_the_copy(api_client, pair["access"], client)
+
+    subprocess.run(
+        [sys.executable, "-c", MARK_IN_ANOTHER_PROCESS, server.url, sid_of(pair)],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
+
+    assert eventually(
+        lambda: api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+    )
+
+
+def test_a_mark_written_while_the_copy_cannot_hear_is_not_missed(
+    private_revocation, pair, api_client
+):
+    """The copy's connection is cut, then the session is marked: the copy must not
+    answer from what it knew (the cut is noticed, the copy dropped, Redis asked)."""
+    _, client = private_revocation
+    assert answered_by_the_copy(api_client, pair["access"], client)
+    (tracking_client,) = [c for c in client.client_list() if "t" in c["flags"]]
+
+    client.client_kill_filter(_id=tracking_client["id"])
+    client.set(f"marks:1:{revocation._key(sid_of(pair))}", 1, ex=360)
+
+    response = api_client.get("/api/pk/", **bearer(pair["access"]))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+def test_a_forked_process_makes_its_own_copy_and_leaves_the_parents_alone(
+    private_revocation, pair, api_client
+):
+    _, client = private_revocation
+    assert answered_by_the_copy(api_client, pair["access"], client)
+    parents = revocation._tracked()
+
+    child = os.fork()
+    if child == 0:  # the child: a copy of its own, on a connection of its own
+        try:
+            own = revocation._tracked()
+            ok = own is not parents and own.pid == os.getpid() and own.get([]) == []
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    asked = mget_calls(client)
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 200
+    assert mget_calls(client) == asked  # the parent's copy still answers
+
+
+def reversed_key(key, key_prefix, version):
+    return f"{key}:{version}:{key_prefix}"
+
+
+def test_a_key_function_that_scatters_the_marks_gets_no_copy(
+    private_revocation, settings, pair, api_client
+):
+    revocation_cache = {
+        **settings.CACHES["revocation"],
+        "KEY_FUNCTION": f"{__name__}.reversed_key",
+    }
+    settings.CACHES = {**settings.CACHES, "revocation": revocation_cache}
+    assert revocation._tracked() is None
+
+    assert api_client.post("/auth/logout/", **bearer(pair["access"])).status_code == 204
+    assert api_client.get("/api/pk/", **bearer(pair["access"])).status_code == 401
+
+
+@pytest.mark.django_db
+def test_reloading_leaves_the_marks_already_there_alone(private_revocation):
+    """A reload writes only the missing marks (SET NX): a mark already in Redis keeps its
+    own expiry, and the copies of every process are not told to drop it for nothing."""
+    _, client = private_revocation
+    now = timezone.now()
+    RevokedToken.objects.create(jti="early", kind="session", expires_at=now + timedelta(minutes=2))
+    RevokedToken.objects.create(jti="late", kind="session", expires_at=now + timedelta(minutes=6))
+    client.set(f"marks:1:{revocation._key('early')}", 1, ex=120)
+
+    assert revocation.reload_marks() == 2
+
+    assert 0 < client.ttl(f"marks:1:{revocation._key('early')}") <= 120
+    assert 300 < client.ttl(f"marks:1:{revocation._key('late')}") <= 361
 
 
 # --- a Redis of the test's own that goes down ------------------------------------------

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -62,41 +62,39 @@ def delete_in_batches(
     """Delete ``queryset`` ``batch_size`` rows at a time, in primary-key order;
     yield each batch's count.
 
-    Each batch is one short transaction (its keys selected, then deleted by key
-    in statements that respect the database's parameter limit), so no lock is
-    held for long. On SQLite, whose one writer lock is taken by the next batch
-    the moment the last one commits, a pause between batches lets waiting
-    sign-ins in (its busy handler polls at up to 100 ms), and a larger page cache
-    for this connection keeps the index pages of the table in memory across
-    batches (deleting rows rewrites pages all over the random-order indexes).
+    Each batch is two short statements: the key of its last row (one value read),
+    then one DELETE of the range of keys up to it, so no lock is held for long and
+    no list of keys travels to Python and back (that took ~40 % of a cleanup on
+    SQLite). Each batch starts after the last one's key, never at the table's
+    start, where PostgreSQL's deleted rows wait for VACUUM. On SQLite, whose one
+    writer lock is taken by the next batch the moment the last one commits, a
+    pause between batches lets waiting sign-ins in: a waiting writer's busy handler
+    polls every 25 to 50 ms through its first ~230 ms of waiting, so a 50 ms pause
+    is always seen by a writer that waited through one batch. A larger page cache
+    for this connection keeps the index pages of the table in memory across batches.
     """
     database = queryset.db
     connection = connections[database]
-    sqlite = connection.vendor == "sqlite"
-    pause = (0.1 if sqlite else 0.0) if pause is None else pause
-    chunk = connection.features.max_query_params or batch_size
+    pause = (SQLITE_PAUSE if connection.vendor == "sqlite" else 0.0) if pause is None else pause
+    label = queryset.model._meta.label
     last_pk = None
     with _bulk_delete_cache(connection):
         while True:
             page = queryset.order_by("pk")
             if last_pk is not None:
                 page = page.filter(pk__gt=last_pk)
-            pks = list(page.values_list("pk", flat=True)[:batch_size])
-            if not pks:
+            edge = list(page.values_list("pk", flat=True)[batch_size - 1 : batch_size])
+            batch = page.filter(pk__lte=edge[0]) if edge else page
+            # Of this model only: a cascade's rows are not this batch's.
+            yield batch.delete()[1].get(label, 0)
+            if not edge:
                 return
-            with transaction.atomic(using=database):
-                deleted = sum(
-                    queryset.model._base_manager.using(database)
-                    .filter(pk__in=pks[start : start + chunk])
-                    .delete()[0]
-                    for start in range(0, len(pks), chunk)
-                )
-            yield deleted
-            if len(pks) < batch_size:
-                return
-            last_pk = pks[-1]
+            last_pk = edge[0]
             time.sleep(pause)
 
+
+# Seconds between two batches on SQLite (see delete_in_batches).
+SQLITE_PAUSE = 0.05
 
 # SQLite's page cache for the cleanup's connection, in KiB (negative: a size, not
 # pages). Only an upper bound: memory is used as pages are read.

@@ -65,10 +65,26 @@ def start_session(
 ) -> SignInSession:
     """Record a new sign-in of ``user``: an API session, or with ``session_key`` the
     browser's Django session (so that signing out everywhere can end it)."""
+    session = new_session(
+        user.pk, client=client, login_jti=login_jti, session_key=session_key, lifetime=lifetime
+    )
+    session.save(force_insert=True)
+    return session
+
+
+def new_session(
+    user_id: Any,
+    *,
+    client: Client,
+    login_jti: str = "",
+    session_key: str = "",
+    lifetime: timedelta | None = None,
+) -> SignInSession:
+    """The unsaved row of a new sign-in of the user ``user_id`` (see ``start_session``)."""
     now = timezone.now().replace(microsecond=0)
-    return SignInSession.objects.create(
+    return SignInSession(
         sid=tokens.new_id(),
-        user=user,
+        user_id=user_id,
         created_at=now,
         expires_at=now + (lifetime or app_settings.REFRESH_TOKEN_TTL),
         ip=client.ip,
@@ -78,13 +94,22 @@ def start_session(
     )
 
 
-def issue_pair(user: Any, *, client: Client, login_jti: str = "", request: Any = None) -> Pair:
-    """A new API session for ``user`` and its first access/refresh pair.
+def issue_pair(
+    user: Any,
+    *,
+    client: Client,
+    login_jti: str = "",
+    request: Any = None,
+    session: SignInSession | None = None,
+) -> Pair:
+    """A new API session for ``user`` (or ``session``, already written) and its first
+    access/refresh pair.
 
     Counts as a login (``user_logged_in``, which sets ``last_login``) with
     UPDATE_LAST_LOGIN: ``request`` is passed on to the signal's receivers.
     """
-    session = start_session(user, client=client, login_jti=login_jti)
+    if session is None:
+        session = start_session(user, client=client, login_jti=login_jti)
     if app_settings.UPDATE_LAST_LOGIN:
         user_logged_in.send(sender=type(user), request=request, user=user)
     return mint_pair(user, session)
@@ -377,6 +402,7 @@ __all__ = [
     "end_browser_session",
     "issue_pair",
     "logout_all",
+    "new_session",
     "refresh",
     "revoke_issued",
     "revoke_session",

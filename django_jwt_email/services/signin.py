@@ -11,14 +11,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import addresses, audit, emails, limits, signin_codes, tokens
+from .. import addresses, audit, emails, limits, signin_codes, statements, tokens
 from ..accounts import email_of
 from ..adapter import get_adapter
 from ..clientinfo import Client
@@ -28,7 +29,7 @@ from ..models import EventType as Event
 from ..models import IssuedToken
 from ..tokens import TokenKind
 from .refusals import about, audited, refusal, unique
-from .sessions import Pair, issue_pair, start_session
+from .sessions import Pair, issue_pair, new_session, start_session
 
 __all__ = [
     "SignIn",
@@ -229,10 +230,43 @@ def sign_in_pair(
 ) -> Pair:
     """Redeem a login link for an API client: one transaction, one new session."""
     with audited(client):
-        row = _login_row(token, browser_verifier)
+        claims = tokens.decode(token, TokenKind.LOGIN)
+        pair = _pair_at_once(claims, client, request)
+        if pair is not None:
+            return pair
+        row = _row_of(claims, browser_verifier)
         with transaction.atomic():
             user = sign_in_row(row, client)
             return issue_pair(user, client=client, login_jti=row.jti, request=request)
+
+
+def _pair_at_once(claims: dict[str, Any], client: Client, request: Any) -> Pair | None:
+    """The common redemption (a link to an account, bound to no browser, redeemable
+    now) with its writes in one statement, on PostgreSQL; None for anything else,
+    which ``sign_in_pair`` then redeems or refuses as always, nothing written here.
+
+    The link's conditional UPDATE proves the link and brings its user: no SELECT
+    first. The checks of ``check_signed_in`` follow in the same transaction, whose
+    rollback takes back the new session and audit rows if one fails.
+    """
+    if not statements.supported() or not claims.get("sub"):
+        return None
+    try:
+        user_id = get_user_model()._meta.pk.to_python(claims["sub"])
+    except ValidationError:
+        return None
+    session = new_session(user_id, client=client, login_jti=claims["jti"])
+    event = audit.build(Event.VERIFIED, client=client, jti=claims["jti"])
+    event.user_id = user_id
+    with transaction.atomic():
+        redeemed = statements.redeem_link(claims["jti"], user_id, timezone.now(), [session, event])
+        if redeemed is None:
+            return None
+        row, user = redeemed
+        check_signed_in(row, user)
+        session.user, event.user = user, user
+        audit.announce(event, user=user)
+        return issue_pair(user, client=client, login_jti=row.jti, request=request, session=session)
 
 
 def sign_in_browser(request: HttpRequest, signed_in: SignIn, *, client: Client) -> None:
@@ -263,7 +297,12 @@ def _backend() -> str:
 def _login_row(
     token: str, browser_verifier: str | None, *, check_browser: bool = True
 ) -> IssuedToken:
-    claims = tokens.decode(token, TokenKind.LOGIN)
+    return _row_of(tokens.decode(token, TokenKind.LOGIN), browser_verifier, check_browser)
+
+
+def _row_of(
+    claims: dict[str, Any], browser_verifier: str | None, check_browser: bool = True
+) -> IssuedToken:
     row = unique(IssuedToken.objects.select_related("user").filter(jti=claims["jti"]))
     if row is None:
         raise about(TokenInvalid("unknown_jti"), jti=claims["jti"])
@@ -296,13 +335,18 @@ def sign_in_row(row: IssuedToken, client: Client) -> Any:
     """Inside the caller's transaction: consume ``row``, check its user, record it."""
     _consume(row)
     user = row.user if row.user is not None else _create_user(row)
+    check_signed_in(row, user)
+    audit.record(Event.VERIFIED, client=client, jti=row.jti, user=user)
+    return user
+
+
+def check_signed_in(row: IssuedToken, user: Any) -> None:
+    """Raise if the consumed link ``row`` may not sign ``user`` in after all."""
     if not getattr(user, "is_active", True):
         raise about(TokenInvalid("inactive_user"), row, user=user)
     # A link must not outlive an address change: it was mailed to the old one.
     if addresses.keyed_hash(email_of(user)) != row.email_hash:
         raise about(TokenInvalid("email_changed"), row, user=user)
-    audit.record(Event.VERIFIED, client=client, jti=row.jti, user=user)
-    return user
 
 
 def _consume(row: IssuedToken) -> None:

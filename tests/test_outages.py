@@ -1,11 +1,12 @@
 """Outages for real: the example site served by a real server while its Redis or its
-PostgreSQL (each a server of the test's own) is stopped and started again.
+PostgreSQL (each a server of the test's own) is stopped and started again, while its
+mail server accepts and never answers, or while its queue broker is down.
 
 Every endpoint of the app and the site's Bearer-protected ``/api/me/`` is walked
-during the outage: no answer is a 500, a revoked token is never accepted, and
-logout, logout-all and revoke keep working while only the cache is down. (A hung
-SMTP server and a queue broker that is down are walked in ``test_emails``,
-``test_tasks`` and ``test_django_tasks``.)
+during each outage: no answer is a 500, a revoked token is never accepted, logout,
+logout-all and revoke keep working while only the cache is down, and a known
+address gets the same answer as an unknown one. (The finer cases of each are in
+``test_emails``, ``test_tasks``, ``test_django_tasks`` and ``test_revocation_redis``.)
 """
 
 from __future__ import annotations
@@ -246,4 +247,76 @@ def test_a_database_outage_is_a_503_with_retry_after_on_every_endpoint(
     assert visitor.send("GET", "/api/me/", bearer=pair["access"]).status in (200, 401)
     again = sign_in(visitor, site.outbox, "alice@example.com")
     assert visitor.send("GET", "/api/me/", bearer=again["access"]).status == 200
+    assert_no_500(visitor)
+
+
+MINT_PAIR = """
+from django.contrib.auth import get_user_model
+from django_jwt_email.testing import token_pair
+User = get_user_model()
+fields = {User.get_email_field_name(): "%(email)s"}
+if User.USERNAME_FIELD not in fields:
+    fields[User.USERNAME_FIELD] = "%(email)s"
+import json
+print(json.dumps(token_pair(User._default_manager.create_user(**fields))))
+"""
+
+
+def minted_pair(site, email: str) -> dict:
+    """A pair for a new account of ``email``, minted in the site's own process tree
+    (no email needed: the mail server or the queue is the one that is down)."""
+    return json.loads(site.manage("shell", "-c", MINT_PAIR % {"email": email}).splitlines()[-1])
+
+
+def identical_answers_for_a_known_and_an_unknown_address(visitor: Visitor) -> Answer:
+    known, unknown = (
+        visitor.send("POST", "/auth/request/", json_body={"email": who})
+        for who in ("alice@example.com", "nobody@example.com")
+    )
+    assert (known.status, known.body) == (unknown.status, unknown.body)
+    return known
+
+
+@pytest.mark.celery
+def test_a_mail_server_that_never_answers_answers_no_500(start_example_site, silent_server):
+    smtp = f"""
+import django
+SMTP = {{"host": "127.0.0.1", "port": {silent_server.port}}}
+if django.VERSION >= (6, 1):
+    MAILERS = {{"default": {{"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                            "OPTIONS": SMTP}}}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST, EMAIL_PORT = SMTP["host"], SMTP["port"]
+JWT_EMAIL_EMAIL_TIMEOUT = 1
+"""
+    site = start_example_site(settings=LOOSE_LIMITS + smtp)
+    visitor = Visitor(site.url)
+    pair = minted_pair(site, "alice@example.com")
+
+    walk_every_endpoint(visitor, pair, "alice@example.com")
+
+    assert identical_answers_for_a_known_and_an_unknown_address(visitor).status == 202
+    assert silent_server.hung_up == 0  # every connection gave up on its own timeout
+    assert_no_500(visitor)
+
+
+@pytest.mark.celery
+def test_a_queue_broker_that_is_down_answers_503_and_no_500(start_example_site, closed_port):
+    queued = f"""
+from tests.testapp.celery import make_app
+make_app("redis://127.0.0.1:{closed_port}/0")
+JWT_EMAIL_EMAIL_SENDER = "django_jwt_email.tasks.deliver_later"
+JWT_EMAIL_ENQUEUE_TIMEOUT = 1
+"""
+    site = start_example_site(settings=LOOSE_LIMITS + queued)
+    visitor = Visitor(site.url)
+    pair = minted_pair(site, "alice@example.com")
+
+    walk_every_endpoint(visitor, pair, "alice@example.com")
+
+    answer = identical_answers_for_a_known_and_an_unknown_address(visitor)
+    assert answer.status == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.json()["code"] == "unavailable"
+    assert visitor.send("GET", "/api/me/", bearer=pair["access"]).status == 200
     assert_no_500(visitor)

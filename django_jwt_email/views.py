@@ -304,7 +304,7 @@ class RefreshView(JSONView):
                 return error(_("CSRF Failed: %(reason)s") % {"reason": reason}, "csrf_failed", 403)
             token = cookie_refresh_token(request._request)
         elif not token:
-            return error("refresh: This field is required.", "invalid_request")
+            return error(_("refresh: This field is required."), "invalid_request")
         try:
             pair = services.refresh(token, client=client_of(request))
         except TokenError as exc:

@@ -23,6 +23,7 @@ __all__ = [
     "find_user",
     "get_or_create_account",
     "lookalike_exists",
+    "user_key",
 ]
 
 # The dotted and dotless Turkish i: a database's UPPER/LOWER maps them onto ASCII
@@ -33,6 +34,12 @@ LOOKALIKES = str.maketrans({"\u0131": "i", "\u0130": "I"})
 def email_of(user: Any) -> str:
     """The address stored on ``user`` (its model's email field)."""
     return getattr(user, user.get_email_field_name()) or ""
+
+
+def user_key(subject: str) -> Any:
+    """The user model's primary key that a token's ``sub`` names; ValidationError if
+    ``subject`` is no key of this model (signed by us, yet for another user model)."""
+    return get_user_model()._meta.pk.to_python(subject)
 
 
 def find_user(email: str) -> Any:

@@ -20,7 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from . import services
+from . import accounts, services
 from .exceptions import TokenError, TokenInvalid, Unavailable
 from .http import as_unavailable, client_of
 
@@ -90,7 +90,7 @@ def active_user(pk: Any) -> Any:
 def user_pk(claims: dict[str, Any]) -> Any:
     """The user key of a verified token's ``sub``; ValidationError if it is not one
     of this user model (signed by us, yet for another model)."""
-    return get_user_model()._meta.pk.to_python(claims["sub"])
+    return accounts.user_key(claims["sub"])
 
 
 def _load_user(pk: Any, request: Request) -> Any:

@@ -176,9 +176,11 @@ class SignInSessionQuerySet(models.QuerySet["SignInSession"]):
         """The sessions of this queryset not revoked yet, with their users."""
         return list(self.filter(revoked_at=None).select_related("user").order_by("pk"))
 
-    def rotate(self, sid: str, generation: int, now: datetime) -> tuple[SignInSession, Any] | None:
-        """Advance the live API session ``sid`` from ``generation`` to the next, if its
-        user is active; return the session and its user, or None.
+    def rotate(
+        self, sid: str, user_id: Any, generation: int, now: datetime
+    ) -> tuple[SignInSession, Any] | None:
+        """Advance the live API session ``sid`` of user ``user_id`` from ``generation``
+        to the next, if that user is active; return the session and its user, or None.
 
         The generation check, the revocation and expiry checks and the user's
         ``is_active`` are conditions of one UPDATE, so of two refreshes of one
@@ -187,10 +189,11 @@ class SignInSessionQuerySet(models.QuerySet["SignInSession"]):
         """
         connection = connections[self.db]
         if connection.vendor == "postgresql":
-            return self._rotate_returning(sid, generation, now)
+            return self._rotate_returning(sid, user_id, generation, now)
         rotated = (
             self.filter(
                 sid=sid,
+                user_id=user_id,
                 generation=generation,
                 revoked_at=None,
                 expires_at__gt=now,
@@ -210,7 +213,7 @@ class SignInSessionQuerySet(models.QuerySet["SignInSession"]):
         return session, session.user
 
     def _rotate_returning(
-        self, sid: str, generation: int, now: datetime
+        self, sid: str, user_id: Any, generation: int, now: datetime
     ) -> tuple[SignInSession, Any] | None:
         user_model = get_user_model()
         connection = connections[self.db]
@@ -225,16 +228,15 @@ class SignInSessionQuerySet(models.QuerySet["SignInSession"]):
         sql = (
             f"UPDATE {table} AS s SET generation = s.generation + 1, refreshed_at = %s, "  # noqa: S608
             f"refresh_count = s.refresh_count + 1 FROM {users} AS u "
-            f"WHERE s.sid = %s AND s.generation = %s AND s.revoked_at IS NULL "
+            f"WHERE s.sid = %s AND s.user_id = %s AND s.generation = %s AND s.revoked_at IS NULL "
             f"AND s.expires_at > %s AND s.session_key = '' AND u.{user_pk} = s.user_id "
             f"{active}"
             f"RETURNING {columns}, s.id AS jwt_email_session_pk, "
             f"s.generation AS jwt_email_generation, s.expires_at AS jwt_email_expires_at"
         )
         # raw() maps the returned columns onto a user and applies the fields' converters.
-        rows = list(
-            user_model._default_manager.db_manager(self.db).raw(sql, [now, sid, generation, now])
-        )
+        params = [now, sid, user_id, generation, now]
+        rows = list(user_model._default_manager.db_manager(self.db).raw(sql, params))
         if not rows:
             return None
         user = rows[0]

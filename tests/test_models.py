@@ -123,11 +123,11 @@ def session(user, **fields) -> SignInSession:
 def test_a_rotation_advances_the_generation_once(user):
     row = session(user)
     now = timezone.now()
-    rotated = SignInSession.objects.rotate("sid-1", 0, now)
+    rotated = SignInSession.objects.rotate("sid-1", user.pk, 0, now)
     assert rotated is not None
     rotated_row, rotated_user = rotated
     assert (rotated_row.generation, rotated_user) == (1, user)
-    assert SignInSession.objects.rotate("sid-1", 0, now) is None  # the old generation
+    assert SignInSession.objects.rotate("sid-1", user.pk, 0, now) is None  # the old generation
     row.refresh_from_db()
     assert (row.generation, row.refresh_count, row.refreshed_at) == (1, 1, now)
 
@@ -143,14 +143,21 @@ def test_a_rotation_advances_the_generation_once(user):
 )
 def test_a_dead_session_does_not_rotate(user, fields):
     session(user, **fields)
-    assert SignInSession.objects.rotate("sid-1", 0, timezone.now()) is None
+    assert SignInSession.objects.rotate("sid-1", user.pk, 0, timezone.now()) is None
+    assert SignInSession.objects.get().generation == 0
+
+
+def test_a_session_rotates_only_for_its_own_user(user, user_factory):
+    session(user)
+    other = user_factory()
+    assert SignInSession.objects.rotate("sid-1", other.pk, 0, timezone.now()) is None
     assert SignInSession.objects.get().generation == 0
 
 
 def test_a_session_of_an_inactive_user_does_not_rotate(user):
     session(user)
     type(user).objects.filter(pk=user.pk).update(is_active=False)  # no save(): no receiver
-    assert SignInSession.objects.rotate("sid-1", 0, timezone.now()) is None
+    assert SignInSession.objects.rotate("sid-1", user.pk, 0, timezone.now()) is None
 
 
 def test_revoke_returns_only_the_sessions_it_revoked(user):

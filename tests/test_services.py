@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_jwt_email import services, signals
+from django_jwt_email import services, signals, tokens
 from django_jwt_email.models import IssuedToken, RevokedToken, SignInSession, TokenEvent
 from django_jwt_email.testing import bearer
 from tests.conftest import code_of
@@ -165,6 +165,69 @@ def test_a_refresh_token_carries_its_sessions_generation(pair, api_client):
     assert claims_of(pair["refresh"])["gen"] == 0
     rotated = refresh_with(api_client, pair["refresh"]).json()
     assert claims_of(rotated["refresh"])["gen"] == 1
+
+
+def signed_refresh(user, sid, gen=0):
+    """A refresh token signed with the site's own key that no refresh issued: what a
+    leaked key, a restored backup or a bug could put in a client's hands."""
+    return tokens.mint(
+        tokens.TokenKind.REFRESH, subject=str(user.pk), sid=sid, generation=gen
+    ).token
+
+
+def refused_as(response, code, reason):
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert TokenEvent.objects.filter(event="rejected", reason=reason).exists()
+    return True
+
+
+def test_refresh_of_an_unknown_session_is_refused(user, api_client):
+    response = refresh_with(api_client, signed_refresh(user, tokens.new_id()))
+    assert refused_as(response, "invalid_token", "unknown_sid")
+
+
+def test_refresh_of_another_users_session_is_refused(pair, user_factory, api_client):
+    other = user_factory()
+    response = refresh_with(api_client, signed_refresh(other, claims_of(pair["refresh"])["sid"]))
+    assert refused_as(response, "invalid_token", "unknown_sid")
+
+
+def test_refresh_of_a_browser_session_is_refused(user, request_link, api_client):
+    Client().post("/auth/verify/", {"token": request_link(user.email)})
+    browser = SignInSession.objects.get(user=user)
+    assert browser.is_browser
+
+    response = refresh_with(api_client, signed_refresh(user, browser.sid))
+
+    assert refused_as(response, "invalid_token", "unknown_sid")
+    assert SignInSession.objects.get(pk=browser.pk).generation == 0
+
+
+def test_refresh_after_the_sessions_absolute_lifetime_is_refused(pair, api_client):
+    SignInSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = refresh_with(api_client, pair["refresh"])
+    assert refused_as(response, "token_expired", "expired")
+
+
+def test_refresh_of_a_generation_never_issued_is_refused(user, pair, api_client):
+    ahead = signed_refresh(user, claims_of(pair["refresh"])["sid"], gen=5)
+
+    response = refresh_with(api_client, ahead)
+
+    assert refused_as(response, "invalid_token", "unknown_generation")
+    assert refresh_with(api_client, pair["refresh"]).status_code == 200  # not reuse
+
+
+def test_a_signed_link_with_no_row_is_refused(user, api_client):
+    """A login token signed with the site's key but never issued (or its row deleted
+    by a restore): refused, and nothing is written but the refusal."""
+    token = tokens.mint(tokens.TokenKind.LOGIN, subject=str(user.pk)).token
+
+    response = api_client.post("/auth/token/", {"token": token}, format="json")
+
+    assert refused_as(response, "invalid_token", "unknown_jti")
+    assert not SignInSession.objects.exists()
 
 
 # --- revoke --------------------------------------------------------------------------
@@ -462,17 +525,17 @@ def test_no_refresh_slips_past_a_logout_50_trials(postgres, user_factory, reques
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_refresh_on_postgres_rotates_in_one_statement(postgres, pair):
+def test_refresh_on_postgres_rotates_in_one_statement(postgres, user, pair):
     """The PostgreSQL path: one UPDATE … RETURNING advances the session and brings its
     user back (no other query), and a user deactivated without save() is refused."""
     sid = claims_of(pair["refresh"])["sid"]
     with CaptureQueriesContext(connection) as queries:
-        rotated = SignInSession.objects.rotate(sid, 0, timezone.now())
+        rotated = SignInSession.objects.rotate(sid, user.pk, 0, timezone.now())
     assert rotated is not None
     assert (rotated[0].generation, rotated[1].email) == (1, "alice@example.com")
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
     get_user_model().objects.update(is_active=False)  # no save(): no receiver ran
-    assert SignInSession.objects.rotate(sid, 1, timezone.now()) is None
+    assert SignInSession.objects.rotate(sid, user.pk, 1, timezone.now()) is None
     assert SignInSession.objects.get(sid=sid).generation == 1
 
 

@@ -17,11 +17,12 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import audit, limits, revocation, tokens
+from .. import accounts, audit, limits, revocation, tokens
 from ..adapter import get_adapter
 from ..clientinfo import Client
 from ..conf import app_settings
@@ -155,8 +156,16 @@ def refresh(token: str, *, client: Client) -> Pair:
     """
     with audited(client):
         claims = tokens.decode(token, TokenKind.REFRESH)
+        try:
+            user_id = accounts.user_key(claims["sub"])
+        except ValidationError:  # no key of this user model: refused below
+            user_id = None
         with transaction.atomic():
-            rotated = SignInSession.objects.rotate(claims["sid"], claims["gen"], timezone.now())
+            rotated = (
+                SignInSession.objects.rotate(claims["sid"], user_id, claims["gen"], timezone.now())
+                if user_id is not None
+                else None
+            )
             if rotated is not None:
                 session, user = rotated
                 pair = mint_pair(user, session)

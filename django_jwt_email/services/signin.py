@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import addresses, audit, emails, limits, signin_codes, statements, tokens
+from .. import accounts, addresses, audit, emails, limits, signin_codes, statements, tokens
 from ..accounts import email_of
 from ..adapter import get_adapter
 from ..clientinfo import Client
@@ -252,7 +252,7 @@ def _pair_at_once(claims: dict[str, Any], client: Client, request: Any) -> Pair 
     if not statements.supported() or not claims.get("sub"):
         return None
     try:
-        user_id = get_user_model()._meta.pk.to_python(claims["sub"])
+        user_id = accounts.user_key(claims["sub"])
     except ValidationError:
         return None
     session = new_session(user_id, client=client, login_jti=claims["jti"])

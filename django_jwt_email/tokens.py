@@ -282,8 +282,6 @@ def _check_claims(claims: dict[str, Any], kind: str, rules: _Rules) -> None:
         raise TokenInvalid("iat_in_future")
     if claims["iss"] != rules.issuer:
         raise TokenInvalid("wrong_iss")
-    if claims["aud"] != rules.audience:
-        raise TokenInvalid("wrong_aud")
     # The verifier enforces the lifetime too, not only the minter: shortening a
     # TTL (after a leak, say) cuts the tokens already out there at once.
     if claims["exp"] - claims["iat"] > rules.ttl:

@@ -425,6 +425,14 @@ def test_string_claim_of_another_type_is_refused(name, value):
     assert refused(forge(header(ACCESS), body), ACCESS) == "bad_claims"
 
 
+@pytest.mark.parametrize("gen", [-1, "1", 1.0, True, None, [0]])
+def test_generation_that_is_not_a_count_is_refused(gen):
+    """A refresh token's ``gen`` (which rotation it is) is a whole number from 0."""
+    body = claims(REFRESH)
+    body["gen"] = gen
+    assert refused(forge(header(REFRESH), body), REFRESH) == "bad_claims"
+
+
 # -- size and shape -------------------------------------------------------------------
 
 

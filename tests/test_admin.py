@@ -390,6 +390,16 @@ def test_revoke_all_matching_a_filter(admin_client, user):
 # --- sign-in sessions --------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("client", "browser"), [("browser", True), ("api", False)])
+def test_sessions_list_filters_by_client(admin_client, user, client, browser):
+    wanted = session(user, browser=browser)
+    session(user, browser=not browser)
+
+    response = admin_client.get(SESSIONS, {"client": client})
+
+    assert [row.pk for row in shown(response)] == [wanted.pk]
+
+
 def test_sessions_list_shows_who_where_and_since_when(admin_client, user):
     api = session(user, ip="198.51.100.7")
     session(user, status="revoked", browser=True)

@@ -101,6 +101,12 @@ def test_every_setting_has_a_bad_value_here():
     assert set(BAD) == set(EXPECTED) == set(DEFAULTS)
 
 
+def test_rate_limits_given_as_a_list_are_e002(good):
+    good.JWT_EMAIL_RATE_LIMITS = ["5/m", "100/h"]
+    (error,) = [m for m in app_messages() if m.id == "django_jwt_email.E002"]
+    assert error.msg.startswith("JWT_EMAIL_RATE_LIMITS is ")
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_bad_value_is_named_by_e002(good, name):
     setattr(good, PREFIX + name, BAD[name])
@@ -313,8 +319,19 @@ DJANGO_REDIS = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis:/
         ({**REDIS, "OPTIONS": {"socket_connect_timeout": 1}}, "socket_timeout"),
         ({k: v for k, v in REDIS.items() if k != "OPTIONS"}, "socket_connect_timeout and"),
         (DJANGO_REDIS, "socket_connect_timeout and socket_timeout"),
+        (
+            {**REDIS, "OPTIONS": {}, "LOCATION": ["redis://primary/0", "redis://replica/0"]},
+            "socket_connect_timeout and socket_timeout",
+        ),
     ],
-    ids=["no-options", "no-connect-timeout", "no-read-timeout", "no-options-key", "django-redis"],
+    ids=[
+        "no-options",
+        "no-connect-timeout",
+        "no-read-timeout",
+        "no-options-key",
+        "django-redis",
+        "replicas",
+    ],
 )
 def test_redis_without_socket_timeouts_is_w008_on_deploy(good, config, missing):
     good.CACHES = {"default": LOCMEM, "shared": config}
@@ -338,9 +355,16 @@ def test_redis_without_socket_timeouts_is_w008_on_deploy(good, config, missing):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:6379/9?socket_timeout=1&socket_connect_timeout=1",
         },
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": [
+                "redis://primary/0?socket_timeout=1&socket_connect_timeout=1",
+                "redis://replica/0?socket_timeout=1&socket_connect_timeout=1",
+            ],
+        },
         {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache"},
     ],
-    ids=["redis-options", "django-redis-options", "in-the-url", "not-redis"],
+    ids=["redis-options", "django-redis-options", "in-the-url", "in-each-url", "not-redis"],
 )
 def test_redis_with_socket_timeouts_or_another_cache_is_fine(good, config):
     good.CACHES = {"default": LOCMEM, "shared": config}
@@ -437,5 +461,13 @@ def test_a_timeout_of_the_backends_own_is_no_w008(good):
 def test_a_backend_without_a_timeout_option_is_no_w008(good):
     # The locmem backend (as an email provider's API client) has no socket to bound.
     good.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    good.JWT_EMAIL_EMAIL_TIMEOUT = None
+    assert "django_jwt_email.W008" not in ids(deploy=True)
+
+
+def test_an_unusable_mail_backend_is_left_to_django(good):
+    """W008 cannot tell whether a backend it cannot load has a timeout: it says
+    nothing (sending would fail loudly), and the checks themselves do not fail."""
+    good.EMAIL_BACKEND = "mysite.mail.NoSuchBackend"
     good.JWT_EMAIL_EMAIL_TIMEOUT = None
     assert "django_jwt_email.W008" not in ids(deploy=True)

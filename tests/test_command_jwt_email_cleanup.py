@@ -92,6 +92,25 @@ def test_cleanup_deletes_exactly_what_is_past_its_boundary(boundaries):
     assert "Deleted 2 issued tokens, 1 sessions, 1 revoked tokens, 1 events." in output
 
 
+def test_cleanup_with_verbosity_0_prints_only_the_summary(boundaries):
+    _, kept = boundaries
+    output = cleanup("--verbosity", "0", "--batch-size", "1")
+    assert all_jtis() == kept
+    assert output.strip() == "Deleted 2 issued tokens, 1 sessions, 1 revoked tokens, 1 events."
+
+
+@pytest.mark.postgres
+def test_cleanup_on_postgres_deletes_exactly_what_is_past_its_boundary(boundaries):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    _, kept = boundaries
+    output = cleanup("--batch-size", "1")
+    assert all_jtis() == kept
+    assert "Deleted 2 issued tokens, 1 sessions, 1 revoked tokens, 1 events." in output
+
+
 def test_cleanup_dry_run_only_counts(boundaries):
     doomed, kept = boundaries
     output = cleanup("--dry-run")

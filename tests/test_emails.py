@@ -3,6 +3,7 @@ context, and what the message must never contain."""
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from smtplib import SMTPServerDisconnected
 
 import pytest
 from django.core import mail
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django_jwt_email import addresses, emails
 from django_jwt_email.exceptions import ConfigurationError
 from django_jwt_email.models import IssuedToken, TokenEvent
-from tests.conftest import answer
+from tests.conftest import SilentServer, answer
 
 
 def message(**overrides):
@@ -258,6 +259,20 @@ def test_a_mail_server_that_never_answers_times_out(smtp, silent_server):
     with pytest.raises(TimeoutError):
         emails.send_login_email(message())
     assert silent_server.hung_up == 0  # the client gave up on its own
+
+
+def test_a_mail_server_that_hangs_up_is_a_disconnection_not_a_timeout(smtp):
+    """Only a server that stopped answering is reported as a timeout; one that hung
+    up keeps smtplib's own error, so the audit log tells the two apart."""
+    hanging_up = SilentServer(hold=0.2)
+    smtp.EMAIL_PORT = hanging_up.port
+    smtp.JWT_EMAIL_EMAIL_TIMEOUT = 5
+    try:
+        with pytest.raises(SMTPServerDisconnected):
+            emails.send_login_email(message())
+    finally:
+        hanging_up.close()
+    assert hanging_up.hung_up == 1
 
 
 @pytest.mark.django_db

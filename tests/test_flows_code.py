@@ -164,6 +164,26 @@ def test_code_works_once(user, api_client):
     assert again.json() == INVALID_CODE
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"is_active": False}, "inactive_user"), ({"email": "new@example.com"}, "email_changed")],
+    ids=["deactivated", "new-address"],
+)
+def test_right_code_of_a_user_changed_without_save_is_refused(user, api_client, change, reason):
+    """The user was deactivated, or given a new address, by an update() that sent no
+    signal: the right code still signs nobody in, gives the one answer of the code
+    endpoint, records why, and leaves the link unused."""
+    code = code_of(ask(api_client, user.email))
+    type(user).objects.filter(pk=user.pk).update(**change)
+
+    response = redeem(APIClient(), user.email, code)
+
+    assert response.status_code == 400
+    assert response.json() == INVALID_CODE
+    assert link_row().used_at is None
+    assert TokenEvent.objects.filter(event="rejected", reason=reason, user=user).exists()
+
+
 # --- which links a code can match ------------------------------------------------
 
 

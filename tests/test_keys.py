@@ -102,6 +102,20 @@ def test_load_key_from_env_with_escaped_newlines(monkeypatch):
     assert ring.signing_key.kid == "a"
 
 
+def test_load_key_given_as_bytes(monkeypatch):
+    """PEM bytes (read from a secrets manager, say) are the key; ``file:`` and
+    ``env:`` given as bytes point to it as the text forms do."""
+    monkeypatch.setenv("TEST_JWT_EMAIL_KEY", pem("es256"))
+    expected = serialization.load_pem_private_key(pem("es256").encode(), None)
+    for value in (
+        pem("es256").encode(),
+        f"file:{KEY_DIR / 'es256'}.pem".encode(),
+        b"env:TEST_JWT_EMAIL_KEY",
+    ):
+        ring = load_keyring([{"kid": "a", "algorithm": "ES256", "private_key": value}])
+        assert ring.signing_key.private_key.private_numbers() == expected.private_numbers()
+
+
 def test_load_key_file_from_the_home_directory(monkeypatch, tmp_path):
     (tmp_path / "key.pem").write_text(pem("es256"))
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -180,6 +180,16 @@ def test_the_failure_window_ends_when_retry_after_says(rates, frozen_clock):
     limits.reserve_failure("203.0.113.9")
 
 
+def test_a_per_second_failure_window_ends_with_its_second(rates, frozen_clock):
+    rates(failed_ip="1/s")
+    limits.reserve_failure("203.0.113.9")
+    with pytest.raises(limits.Refused) as refused:
+        limits.reserve_failure("203.0.113.9")
+    assert refused.value.retry_after <= 1
+    frozen_clock.now += 1
+    limits.reserve_failure("203.0.113.9")
+
+
 def test_no_reservation_with_limits_off(rates, settings):
     settings.RATELIMIT_ENABLE = False
     rates(failed_ip="1/h")

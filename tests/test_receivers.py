@@ -90,6 +90,36 @@ def test_a_new_address_signs_out_everywhere_but_the_browser_that_changed_it(
     assert set(RevokedToken.objects.values_list("reason", flat=True)) == {"email_changed"}
 
 
+@pytest.mark.django_db(transaction=True)  # the sign-out runs when the change commits
+def test_a_new_address_signs_out_the_other_browsers_with_cached_sessions(
+    user, request_link, settings
+):
+    """With sessions in the cache, not the database, the browsers this app signed in
+    are signed out all the same (by their session keys, without a scan)."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    changing = signed_in_browser(user, request_link)
+    other = signed_in_browser(user, request_link)
+
+    assert changing.post("/account/email/", {"email": "alice@new.example"}).content == b"changed"
+
+    assert changing.get("/home/").content != b"home AnonymousUser"
+    assert other.get("/home/").content == b"home AnonymousUser"
+
+
+def test_signing_out_a_browser_without_a_session_records_nothing(rf, user):
+    """django.contrib.auth's logout() of a request whose session was never saved."""
+    from django.contrib.auth import logout
+    from django.contrib.sessions.backends.db import SessionStore
+
+    request = rf.post("/logout/")
+    request.session, request.user = SessionStore(), user
+
+    logout(request)
+
+    assert not RevokedToken.objects.exists()
+    assert not TokenEvent.objects.filter(event="revoked").exists()
+
+
 def test_saving_a_user_without_a_new_address_signs_nobody_out(user, request_link):
     browser = signed_in_browser(user, request_link)
     user.is_staff = True

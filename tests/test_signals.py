@@ -130,6 +130,31 @@ def test_logout_sends_token_revoked(user, pair, api_client, received):
     )
 
 
+def test_a_failing_receiver_is_logged_and_the_sign_in_goes_on(
+    user, request_link, api_client, caplog
+):
+    """Signals notify; they cannot veto: a site's receiver that raises does not turn
+    the sign-in into a 500 nor roll it back, and its error is logged."""
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("the site's receiver is broken")
+
+    signals.token_verified.connect(broken, weak=False)
+    try:
+        with caplog.at_level(logging.ERROR, logger="django_jwt_email"):
+            response = api_client.post(
+                "/auth/token/", {"token": request_link(user.email)}, format="json"
+            )
+    finally:
+        signals.token_verified.disconnect(broken)
+
+    assert response.status_code == 200
+    assert TokenEvent.objects.filter(event="verified", user=user).exists()
+    (record,) = [r for r in caplog.records if "of verified failed" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert "the site's receiver is broken" in str(record.exc_info[1])
+
+
 def test_signals_document_their_arguments():
     for name in ("sender", "event", "user", "jti", "reason", "ip"):
         assert f"``{name}``" in signals.__doc__

@@ -10,10 +10,11 @@ import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_jwt_email import signals, signin_codes, statements
+from django_jwt_email import signals, signin_codes, statements, tokens
 from django_jwt_email.http import BINDING_COOKIE
 from django_jwt_email.models import IssuedToken, SignInSession, TokenEvent
 
@@ -175,6 +176,18 @@ def test_a_sign_up_link_takes_the_general_path(settings, request_link, api_clien
     assert SignInSession.objects.get().user.email == "new@example.com"
 
 
+def test_a_link_whose_subject_is_no_user_key_is_refused(user, api_client):
+    """Signed with the site's key for another user model (a key shared by mistake):
+    refused as unknown, on the general path, and nothing is written."""
+    token = tokens.mint(tokens.TokenKind.LOGIN, subject="not-a-number").token
+
+    response = redeem(api_client, token)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_token"
+    assert not SignInSession.objects.exists()
+
+
 def test_redeem_link_writes_nothing_when_no_link_is_consumed(user):
     now = timezone.now()
     session = SignInSession(sid="s", user=user, created_at=now, expires_at=now)
@@ -185,3 +198,25 @@ def test_redeem_link_writes_nothing_when_no_link_is_consumed(user):
     assert session.pk is None and event.pk is None
     assert not SignInSession.objects.exists()
     assert not TokenEvent.objects.exists()
+
+
+def test_a_redeemable_rule_the_statement_cannot_fill_in_is_refused(monkeypatch):
+    """The statement reuses the one definition of a redeemable link; a condition with
+    a value it does not know how to fill in must fail loudly, not be mistranslated."""
+    monkeypatch.setattr(statements, "_compiled", {})
+    rule = statements.state_condition
+    monkeypatch.setattr(
+        statements, "state_condition", lambda *args: rule(*args) & Q(revoke_reason="surprise")
+    )
+
+    with pytest.raises(ValueError, match="unexpected parameter 'surprise'"):
+        statements.redeem_link("jti", 1, timezone.now(), [])
+
+
+def test_statements_are_compiled_again_when_the_user_model_changes(user, settings):
+    statements.redeem_link("nope", user.pk, timezone.now(), [])
+    assert statements._compiled
+
+    settings.AUTH_USER_MODEL = "auth.User"  # setting_changed, as a test's override sends
+
+    assert not statements._compiled

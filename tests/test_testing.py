@@ -248,6 +248,17 @@ def test_sign_in_email_reads_the_html_alternative_when_the_text_has_no_link(user
     assert email.link == link.replace("&amp;", "&")
 
 
+def test_sign_in_email_passes_over_alternatives_that_are_not_html(user):
+    token = login_token(user)
+    message = EmailMultiAlternatives("Sign in", "Open the HTML version.", to=[user.email])
+    message.attach_alternative("BEGIN:VCALENDAR ABCD-EFGH END:VCALENDAR", "text/calendar")
+    message.attach_alternative(
+        f'<a href="https://app.example.com/auth/verify/?token={token}">Sign in</a>', "text/html"
+    )
+    email = SignInEmail.from_message(message)
+    assert (email.token, email.code) == (token, None)
+
+
 def test_only_a_code_that_stands_alone_is_the_code(user):
     """Letters and digits of a longer run (a reference number, a word) are not a code."""
     link = login_link(user)

@@ -1,10 +1,14 @@
 """A process's tracked copy of Redis's answers (``tracking.TrackedKeys``), against a real
 Redis server of the test's own: answers are given without asking Redis, and every
-change, flush, lost or silent connection drops them. Waits are polled; nothing is
-timed."""
+change, flush, lost or silent connection drops them. What a real Redis would not send
+(a reply out of turn, a push not asked for) comes from a fake one, ``FakeRedis``. Waits
+are polled; nothing is timed."""
 
+import contextlib
 import os
 import signal
+import socket
+import threading
 import time
 
 import pytest
@@ -220,6 +224,191 @@ def test_the_copy_is_bounded(server, tracked, monkeypatch):
     assert tracked.get([KEY]) is None
 
 
+# --- what a tracking connection may send: a server of the test's own that says it ------
+
+
+class FakeRedis:
+    """A stand-in for Redis on a free port of 127.0.0.1 that sends what a test scripts,
+    including what a real Redis would not: enough RESP for redis-py's ``connect()`` and
+    for TrackedKeys, each connection served by a thread of its own.
+
+    A command is answered by ``replies``, looked up by its first two words, then by its
+    first word (``b"CLIENT TRACKING"``, ``b"PING"``): the bytes to send, or None to
+    close the connection instead. Unscripted, HELLO gets the map that says RESP3, PING
+    gets PONG and anything else OK. ``send`` writes to the newest connection unasked (a
+    TrackedKeys holds one at a time), and ``commands`` lists every command received.
+    """
+
+    DEFAULT = {b"HELLO": b"%1\r\n$5\r\nproto\r\n:3\r\n", b"PING": b"+PONG\r\n"}
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.replies: dict[bytes, bytes | None] = {}
+        self.commands: list[list[bytes]] = []
+        self.connections: list[socket.socket] = []
+        self._lock = threading.Lock()  # one writer at a time: a reply or a ``send``
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def send(self, data: bytes) -> None:
+        with self._lock:
+            self.connections[-1].sendall(data)
+
+    def close(self) -> None:
+        self._stop.set()
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(None)
+            self.connections.append(connection)
+            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as stream:
+            with contextlib.suppress(OSError, ValueError):  # the client hung up
+                while words := self._read_command(stream):
+                    self.commands.append(words)
+                    reply = self._reply(words)
+                    if reply is None:
+                        connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    with self._lock:
+                        connection.sendall(reply)
+
+    def _reply(self, words: list[bytes]) -> bytes | None:
+        for name in (b" ".join(words[:2]).upper(), words[0].upper()):
+            if name in self.replies:
+                return self.replies[name]
+        return self.DEFAULT.get(words[0].upper(), b"+OK\r\n")
+
+    @staticmethod
+    def _read_command(stream) -> list[bytes]:
+        """One command (an array of bulk strings); empty when the client hung up."""
+        header = stream.readline()
+        if not header:
+            return []
+        words = []
+        for _ in range(int(header[1:])):
+            length = int(stream.readline()[1:])
+            words.append(stream.read(length + 2)[:-2])
+        return words
+
+
+INVALIDATE_ALL = b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+MESSAGE = b">2\r\n$7\r\nmessage\r\n$1\r\nx\r\n"  # a push not asked for
+
+
+@pytest.fixture
+def fake():
+    server = FakeRedis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_tracked(fake):
+    """TrackedKeys of the fake server, not connected yet (a test scripts first)."""
+    pool = redis.ConnectionPool.from_url(fake.url)
+    keys = TrackedKeys(pool, PREFIX)
+    yield keys
+    keys.close()
+    pool.disconnect()
+
+
+@pytest.fixture
+def every_get_pings(monkeypatch):
+    """Every ``get`` waits for a PONG: whatever the server sent before it has been read
+    by the time ``get`` returns."""
+    monkeypatch.setattr(tracking, "STALE", -1.0)
+
+
+def remembered(keys):
+    """Connect ``keys`` and have it remember that KEY is absent."""
+    assert keys.get([]) == []
+    keys.remember(keys.epoch, {KEY: False})
+    assert keys.get([KEY]) == [False]
+
+
+@pytest.mark.parametrize(
+    "push",
+    # The long one comes in pieces: more than one read of the socket can hold.
+    [INVALIDATE_ALL, b">2\r\n$7\r\nmessage\r\n$70000\r\n" + b"x" * 70000 + b"\r\n"],
+    ids=["invalidate", "long message"],
+)
+@pytest.mark.parametrize(
+    "reply, connected", [(b"+OK\r\n", True), (b"-ERR no\r\n", False)], ids=["OK", "refused"]
+)
+def test_a_push_before_the_reply_to_tracking_is_passed_over(
+    fake, fake_tracked, push, reply, connected
+):
+    fake.replies[b"CLIENT TRACKING"] = push + reply
+
+    assert (fake_tracked.get([]) == []) is connected
+
+
+def test_a_connection_closed_while_connecting_leaves_no_copy(fake, fake_tracked):
+    fake.replies[b"CLIENT TRACKING"] = None
+
+    assert fake_tracked.get([]) is None
+    assert [b"CLIENT", b"TRACKING"] in [words[:2] for words in fake.commands]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [None, b"?x\r\n", b"+OK\r\n+PONG\r\n", b"-ERR x\r\n+PONG\r\n"],
+    ids=["closed", "not RESP", "OK", "error"],
+)
+def test_a_ping_answered_by_anything_but_pong_forgets_everything(
+    fake, fake_tracked, every_get_pings, reply
+):
+    remembered(fake_tracked)
+
+    fake.replies[b"PING"] = reply
+    assert fake_tracked.get([KEY]) is None
+    del fake.replies[b"PING"]  # the server behaves again
+
+    assert eventually(lambda: fake_tracked.get([]) == [])  # connected again
+    assert fake_tracked.get([KEY]) is None
+
+
+def test_a_pong_for_no_ping_forgets_everything(fake, fake_tracked):
+    remembered(fake_tracked)
+
+    fake.send(b"+PONG\r\n")
+
+    assert eventually(lambda: fake_tracked.get([KEY]) is None)
+
+
+def test_a_push_other_than_invalidate_changes_nothing(fake, fake_tracked, every_get_pings):
+    remembered(fake_tracked)
+    epoch = fake_tracked.epoch
+
+    fake.replies[b"PING"] = MESSAGE + b"+PONG\r\n"
+    assert fake_tracked.get([KEY]) == [False]
+    assert fake_tracked.epoch == epoch
+
+    fake.replies[b"PING"] = INVALIDATE_ALL + b"+PONG\r\n"  # heard the same way
+    assert fake_tracked.get([KEY]) is None
+
+
+# --- RESP ---------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
     "message, value",
     [
@@ -229,10 +418,14 @@ def test_the_copy_is_bounded(server, tracked, monkeypatch):
         (b"$-1\r\n", None),
         (b"_\r\n", None),
         (b"*2\r\n$1\r\na\r\n:1\r\n", [b"a", 1]),
+        (b"*-1\r\n", None),
         (b"%1\r\n+server\r\n+redis\r\n", [b"server", b"redis"]),
         (b">2\r\n$10\r\ninvalidate\r\n_\r\n", [b"invalidate", None]),
         (b"#t\r\n", True),
         (b",1.5\r\n", 1.5),
+        (b"(123\r\n", b"123"),
+        (b"=8\r\ntxt:abcd\r\n", b"txt:abcd"),
+        (b"|1\r\n+key\r\n+val\r\n+OK\r\n", b"OK"),  # an attribute, then the reply
     ],
 )
 def test_resp_messages_are_parsed(message, value):
@@ -247,6 +440,17 @@ def test_an_incomplete_message_waits_for_more(message):
         tracking._parse(message, 0)
 
 
-def test_an_error_reply_is_an_error():
-    parsed, _ = tracking._parse(b"-ERR unknown command\r\n", 0)
+@pytest.mark.parametrize(
+    "message, text",
+    [(b"-ERR unknown command\r\n", "ERR unknown command"), (b"!5\r\nERROR\r\n", "ERROR")],
+)
+def test_an_error_reply_is_an_error(message, text):
+    parsed, _ = tracking._parse(message, 0)
     assert isinstance(parsed, tracking.ReplyError)
+    assert str(parsed) == text
+
+
+@pytest.mark.parametrize("message", [b"\r\n", b"?x\r\n"], ids=["empty", "unknown type"])
+def test_what_is_not_resp_is_refused(message):
+    with pytest.raises(tracking.ProtocolError):
+        tracking._parse(message, 0)

@@ -193,6 +193,16 @@ def test_refresh_of_another_users_session_is_refused(pair, user_factory, api_cli
     assert refused_as(response, "invalid_token", "unknown_sid")
 
 
+def test_refresh_whose_subject_is_no_user_key_is_refused(pair, api_client):
+    sid = claims_of(pair["refresh"])["sid"]
+    token = tokens.mint(tokens.TokenKind.REFRESH, subject="not-a-number", sid=sid, generation=0)
+
+    response = refresh_with(api_client, token.token)
+
+    assert refused_as(response, "invalid_token", "unknown_sid")
+    assert SignInSession.objects.get(sid=sid).generation == 0
+
+
 def test_refresh_of_a_browser_session_is_refused(user, request_link, api_client):
     Client().post("/auth/verify/", {"token": request_link(user.email)})
     browser = SignInSession.objects.get(user=user)

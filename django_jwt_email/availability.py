@@ -19,8 +19,10 @@ __all__ = ["is_outage", "warn_once_a_minute"]
 
 logger = logging.getLogger("django_jwt_email")
 
-# SQLSTATE classes of a lost or refused connection (08) and of a server shutting down.
-OUTAGE_SQLSTATE_PREFIXES = ("08",)
+# SQLSTATE classes of a lost or refused connection (08) and of a server out of
+# resources (53: too many connections, out of memory, disk full), and the states of
+# a server shutting down or starting.
+OUTAGE_SQLSTATE_PREFIXES = ("08", "53")
 OUTAGE_SQLSTATES = {"57P01", "57P02", "57P03"}  # admin shutdown, crash shutdown, starting up
 # MySQL/MariaDB client errors: cannot connect, server gone away, connection lost.
 MYSQL_OUTAGE_ERRORS = {2002, 2003, 2005, 2006, 2013, 2055}

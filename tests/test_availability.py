@@ -46,17 +46,21 @@ def test_a_refused_postgres_connection_is_an_outage():
     assert is_outage(as_django(refused_by_postgres()))
 
 
-@pytest.mark.parametrize("sqlstate", ["08006", "08001", "57P01", "57P02", "57P03"])
-def test_postgres_states_of_a_lost_or_stopping_server_are_outages(sqlstate):
+@pytest.mark.parametrize(
+    "sqlstate", ["08006", "08001", "53300", "53200", "57P01", "57P02", "57P03"]
+)
+def test_postgres_states_of_a_lost_full_or_stopping_server_are_outages(sqlstate):
+    """The connection lost or refused, too many connections or no memory left, the
+    server shutting down or starting: the database cannot serve this request now."""
     error = psycopg.errors.lookup(sqlstate)("server closed the connection")
 
     assert is_outage(as_django(error))
 
 
-@pytest.mark.parametrize("sqlstate", ["55P03", "57014", "53300"])
+@pytest.mark.parametrize("sqlstate", ["55P03", "57014", "40P01", "40001"])
 def test_postgres_states_of_the_query_are_not_outages(sqlstate):
-    """A lock not available, a cancelled statement, too many connections: the server
-    answered, so the request failed for another reason."""
+    """A lock not available, a cancelled statement, a deadlock, a serialisation
+    failure: the server answered, so the request failed for another reason."""
     error = psycopg.errors.lookup(sqlstate)("refused")
 
     assert not is_outage(as_django(error))

@@ -175,22 +175,22 @@ def signed_refresh(user, sid, gen=0):
     ).token
 
 
-def refused_as(response, code, reason):
+def assert_refused(response, code, reason):
+    """A 400 with ``code``, recorded as rejected for ``reason``."""
     assert response.status_code == 400
     assert response.json()["code"] == code
     assert TokenEvent.objects.filter(event="rejected", reason=reason).exists()
-    return True
 
 
 def test_refresh_of_an_unknown_session_is_refused(user, api_client):
     response = refresh_with(api_client, signed_refresh(user, tokens.new_id()))
-    assert refused_as(response, "invalid_token", "unknown_sid")
+    assert_refused(response, "invalid_token", "unknown_sid")
 
 
 def test_refresh_of_another_users_session_is_refused(pair, user_factory, api_client):
     other = user_factory()
     response = refresh_with(api_client, signed_refresh(other, claims_of(pair["refresh"])["sid"]))
-    assert refused_as(response, "invalid_token", "unknown_sid")
+    assert_refused(response, "invalid_token", "unknown_sid")
 
 
 def test_refresh_whose_subject_is_no_user_key_is_refused(pair, api_client):
@@ -199,7 +199,7 @@ def test_refresh_whose_subject_is_no_user_key_is_refused(pair, api_client):
 
     response = refresh_with(api_client, token.token)
 
-    assert refused_as(response, "invalid_token", "unknown_sid")
+    assert_refused(response, "invalid_token", "unknown_sid")
     assert SignInSession.objects.get(sid=sid).generation == 0
 
 
@@ -210,14 +210,14 @@ def test_refresh_of_a_browser_session_is_refused(user, request_link, api_client)
 
     response = refresh_with(api_client, signed_refresh(user, browser.sid))
 
-    assert refused_as(response, "invalid_token", "unknown_sid")
+    assert_refused(response, "invalid_token", "unknown_sid")
     assert SignInSession.objects.get(pk=browser.pk).generation == 0
 
 
 def test_refresh_after_the_sessions_absolute_lifetime_is_refused(pair, api_client):
     SignInSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = refresh_with(api_client, pair["refresh"])
-    assert refused_as(response, "token_expired", "expired")
+    assert_refused(response, "token_expired", "expired")
 
 
 def test_refresh_of_a_generation_never_issued_is_refused(user, pair, api_client):
@@ -225,7 +225,7 @@ def test_refresh_of_a_generation_never_issued_is_refused(user, pair, api_client)
 
     response = refresh_with(api_client, ahead)
 
-    assert refused_as(response, "invalid_token", "unknown_generation")
+    assert_refused(response, "invalid_token", "unknown_generation")
     assert refresh_with(api_client, pair["refresh"]).status_code == 200  # not reuse
 
 
@@ -236,7 +236,7 @@ def test_a_signed_link_with_no_row_is_refused(user, api_client):
 
     response = api_client.post("/auth/token/", {"token": token}, format="json")
 
-    assert refused_as(response, "invalid_token", "unknown_jti")
+    assert_refused(response, "invalid_token", "unknown_jti")
     assert not SignInSession.objects.exists()
 
 
